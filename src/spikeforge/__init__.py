@@ -1,0 +1,18 @@
+"""spikeforge: spiking neural networks on PyTorch with snnTorch's API.
+
+``import spikeforge as snn`` offers snnTorch's public names. Importing it loads torch and
+nothing heavy (no triton, numba, matplotlib or nir).
+"""
+
+from . import surrogate
+from .neurons import LIF, Leaky, SpikingNeuron
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LIF",
+    "Leaky",
+    "SpikingNeuron",
+    "__version__",
+    "surrogate",
+]

@@ -1,0 +1,253 @@
+"""Stateful shells with snnTorch's interface over the pure step functions in ``ops``.
+
+A neuron keeps its hidden state on the instance (never in a class-level registry). Each
+subclass names its states (``state_names``) and implements ``_step(x, states) -> (spk,
+states)``, a pure function of its arguments; this module does the bookkeeping: validation,
+lazy zero initialisation, storing the state, and snnTorch's return conventions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from .. import surrogate as _surrogate
+from ..ops.config import RESET_MODES, NeuronConfig
+
+__all__ = ["LIF", "SpikingNeuron"]
+
+_RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
+
+
+def as_float_tensor(name: str, value: Any) -> Tensor:
+    """``torch.as_tensor`` that insists on real numbers and returns a floating tensor."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number or a tensor, got bool")
+    try:
+        tensor = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}") from err
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.get_default_dtype())
+    if torch.isnan(tensor).any():
+        raise ValueError(f"{name} must not be NaN, got {value}")
+    return tensor
+
+
+def check_unit_interval(name: str, tensor: Tensor) -> None:
+    """Decay rates of fixed parameters must lie in [0, 1]."""
+    if ((tensor < 0) | (tensor > 1)).any():
+        raise ValueError(
+            f"{name} must lie in [0, 1] (a fixed decay rate), got {tensor.tolist()}; "
+            f"set learn_{name}=True to let training move it (it is clamped in the forward pass)"
+        )
+
+
+class SpikingNeuron(nn.Module):
+    """Base class: threshold, surrogate, reset mechanism, graded spikes, hidden state."""
+
+    state_names: ClassVar[tuple[str, ...]] = ("mem",)
+    State: ClassVar[type] = NamedTuple("State", [("mem", Tensor)])
+
+    def __init__(
+        self,
+        threshold: float | Tensor = 1.0,
+        spike_grad: Any = None,
+        surrogate_disable: bool = False,
+        init_hidden: bool = False,
+        inhibition: bool = False,
+        learn_threshold: bool = False,
+        reset_mechanism: str = "subtract",
+        state_quant: Any = False,
+        output: bool = False,
+        graded_spikes_factor: float | Tensor = 1.0,
+        learn_graded_spikes_factor: bool = False,
+        reset_delay: bool = True,
+    ) -> None:
+        super().__init__()
+        threshold_t = as_float_tensor("threshold", threshold)
+        if (threshold_t < 0).any():
+            raise ValueError(f"threshold must be >= 0, got {threshold_t.tolist()}")
+        self._register_tensor("threshold", threshold_t, learn_threshold)
+        self._register_tensor(
+            "graded_spikes_factor",
+            as_float_tensor("graded_spikes_factor", graded_spikes_factor),
+            learn_graded_spikes_factor,
+        )
+        self.register_buffer("reset_mechanism_val", torch.as_tensor(0))
+        self.reset_mechanism = reset_mechanism
+        self.spike_grad = _surrogate.resolve(spike_grad, surrogate_disable)
+        self.surrogate_disable = surrogate_disable
+        self.init_hidden = init_hidden
+        self.inhibition = inhibition
+        self.output = output
+        self.reset_delay = reset_delay
+        if state_quant is not False and state_quant is not None and not callable(state_quant):
+            raise TypeError(f"state_quant must be False or a callable, got {state_quant!r}")
+        self.state_quant = state_quant
+        if inhibition:
+            import warnings
+
+            warnings.warn(
+                "inhibition=True lets only the largest membrane along dim 1 spike; "
+                "it is meant for dense (batch, features) layers",
+                UserWarning,
+                stacklevel=2,
+            )
+        for name in self.state_names:
+            self.register_buffer(name, torch.zeros(0), persistent=False)
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def _register_tensor(self, name: str, value: Tensor, learnable: bool) -> None:
+        if learnable:
+            setattr(self, name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
+
+    @property
+    def reset_mechanism(self) -> str:
+        return self._reset_mechanism
+
+    @reset_mechanism.setter
+    def reset_mechanism(self, value: str) -> None:
+        if value not in RESET_MODES:
+            raise ValueError(f"reset_mechanism must be one of {RESET_MODES}, got {value!r}")
+        self._reset_mechanism = value
+        self.reset_mechanism_val.fill_(_RESET_CODES[value])
+
+    def config(self) -> NeuronConfig:
+        """The static options the step functions read."""
+        quant = self.state_quant if callable(self.state_quant) else None
+        return NeuronConfig(
+            self.spike_grad, self.reset_mechanism, self.reset_delay, quant, self.inhibition
+        )
+
+    # -- pure step ------------------------------------------------------------------------
+
+    def _step(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        raise NotImplementedError
+
+    def _outputs(self, spk: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """What a call returns besides init_hidden's bare spikes: ``(spk, *states)``."""
+        return (spk, *states)
+
+    def state_shape(self, x: Tensor) -> torch.Size:
+        """The shape each hidden state takes for input ``x``."""
+        return x.shape
+
+    def zero_state(self, x: Tensor) -> tuple[Tensor, ...]:
+        """A zero initial state for input ``x``, as the neuron's ``State`` tuple."""
+        shape = self.state_shape(x)
+        return self.State(*(x.new_zeros(shape) for _ in self.state_names))
+
+    def step(self, x: Tensor, state: tuple[Tensor, ...] | None = None):
+        """Stateless step: ``(x, state) -> (spk, new_state)``; the instance is not touched.
+
+        ``state=None`` starts from zeros. Returns the same types whatever the flags.
+        """
+        self._check_input(x)
+        if state is None:
+            state = self.zero_state(x)
+        else:
+            shape = self.state_shape(x)
+            for name, value in zip(self.state_names, state):
+                self._check_state(name, value, x, shape, allow_empty=False)
+        spk, new = self._step(x, tuple(state))
+        return spk, self.State(*new)
+
+    # -- stateful snnTorch-style call -----------------------------------------------------
+
+    def _stateful_forward(self, input_: Tensor, given: tuple[Tensor | None, ...]):
+        self._check_input(input_)
+        shape = self.state_shape(input_)
+        if any(g is not None for g in given):
+            if self.init_hidden:
+                names = ", ".join(f"`{n}`" for n in self.state_names)
+                raise TypeError(
+                    f"{type(self).__name__} has init_hidden=True: it keeps {names} itself, "
+                    "so do not pass states to forward"
+                )
+            for name, value in zip(self.state_names, given):
+                if value is not None:
+                    self._check_state(name, value, input_, shape, allow_empty=True)
+                    setattr(self, name, value)
+        states = []
+        for name in self.state_names:
+            current = getattr(self, name)
+            if current.shape != shape:
+                # Never run, reset, or a new batch size: start from zero (documented).
+                current = input_.new_zeros(shape)
+            states.append(current)
+        spk, new = self._step(input_, tuple(states))
+        for name, value in zip(self.state_names, new):
+            setattr(self, name, value)
+        if self.init_hidden and not self.output:
+            return spk
+        return self._outputs(spk, new)
+
+    def _check_input(self, x: Any) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: input_ must be a torch.Tensor, got {type(x).__name__}"
+            )
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{type(self).__name__}: input_ must be a floating-point tensor, got {x.dtype}; "
+                "convert it with .float()"
+            )
+
+    def _check_state(
+        self, name: str, value: Any, x: Tensor, shape: torch.Size, allow_empty: bool
+    ) -> None:
+        cls = type(self).__name__
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{cls}: {name} must be a torch.Tensor, got {type(value).__name__}")
+        if allow_empty and value.numel() == 0:
+            return
+        if value.shape != shape:
+            raise ValueError(
+                f"{cls}: {name} has shape {tuple(value.shape)} but input_ {tuple(x.shape)} needs "
+                f"{tuple(shape)}; pass the state returned by the previous call, or call "
+                "reset_mem() to start again from zero"
+            )
+        if value.device != x.device:
+            raise ValueError(f"{cls}: {name} is on {value.device} but input_ is on {x.device}")
+        if value.dtype != x.dtype:
+            raise ValueError(f"{cls}: {name} has dtype {value.dtype} but input_ has {x.dtype}")
+
+    # -- hidden-state management (this instance only) -------------------------------------
+
+    def reset_mem(self):
+        """Forget the state; returns empty tensors that size themselves on the next call."""
+        for name in self.state_names:
+            old = getattr(self, name)
+            setattr(self, name, torch.zeros(0, dtype=old.dtype, device=old.device))
+        states = tuple(getattr(self, n) for n in self.state_names)
+        return states[0] if len(states) == 1 else states
+
+    def reset_hidden(self) -> None:
+        """Zero this neuron's hidden state, keeping its shape."""
+        for name in self.state_names:
+            setattr(self, name, torch.zeros_like(getattr(self, name)))
+
+    def detach_hidden(self) -> None:
+        """Cut the hidden state from the autograd graph (truncated BPTT)."""
+        for name in self.state_names:
+            setattr(self, name, getattr(self, name).detach())
+
+    def extra_repr(self) -> str:
+        return f"reset_mechanism={self.reset_mechanism!r}, init_hidden={self.init_hidden}"
+
+
+class LIF(SpikingNeuron):
+    """Adds the membrane decay rate ``beta`` (fixed buffer or learnable parameter)."""
+
+    def __init__(self, beta: float | Tensor, *args: Any, learn_beta: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        beta_t = as_float_tensor("beta", beta)
+        if not learn_beta:
+            check_unit_interval("beta", beta_t)
+        self._register_tensor("beta", beta_t, learn_beta)

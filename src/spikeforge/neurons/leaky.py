@@ -1,0 +1,83 @@
+"""``Leaky``: the first-order leaky integrate-and-fire neuron (see ``ops.leaky.reference``)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from torch import Tensor
+
+from ..ops.leaky.reference import leaky_step
+from ._base import LIF
+
+__all__ = ["Leaky", "LeakyState"]
+
+
+class LeakyState(NamedTuple):
+    mem: Tensor
+
+
+class Leaky(LIF):
+    """First-order LIF: ``U_t = β U_{t-1} + X_t − R_t θ``, ``S_t = H(U_t − θ)·g``.
+
+    Same constructor, call and returns as ``snntorch.Leaky``: ``lif(x, mem) -> (spk, mem)``,
+    or ``spk`` alone when ``init_hidden=True`` and ``output=False``.
+
+    Example::
+
+        >>> import torch, spikeforge as snn
+        >>> lif = snn.Leaky(beta=0.9)
+        >>> mem = lif.init_leaky()
+        >>> spk, mem = lif(torch.tensor([1.2]), mem)
+        >>> spk.item(), round(mem.item(), 4)
+        (1.0, 1.2)
+    """
+
+    state_names = ("mem",)
+    State = LeakyState
+
+    def __init__(
+        self,
+        beta: float | Tensor,
+        threshold: float | Tensor = 1.0,
+        spike_grad: Any = None,
+        surrogate_disable: bool = False,
+        init_hidden: bool = False,
+        inhibition: bool = False,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        reset_mechanism: str = "subtract",
+        state_quant: Any = False,
+        output: bool = False,
+        graded_spikes_factor: float | Tensor = 1.0,
+        learn_graded_spikes_factor: bool = False,
+        reset_delay: bool = True,
+    ) -> None:
+        super().__init__(
+            beta,
+            threshold=threshold,
+            spike_grad=spike_grad,
+            surrogate_disable=surrogate_disable,
+            init_hidden=init_hidden,
+            inhibition=inhibition,
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            reset_mechanism=reset_mechanism,
+            state_quant=state_quant,
+            output=output,
+            graded_spikes_factor=graded_spikes_factor,
+            learn_graded_spikes_factor=learn_graded_spikes_factor,
+            reset_delay=reset_delay,
+        )
+
+    def forward(self, input_: Tensor, mem: Tensor | None = None):
+        return self._stateful_forward(input_, (mem,))
+
+    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
+        spk, mem = leaky_step(
+            x, states[0], self.beta, self.threshold, self.graded_spikes_factor, self.config()
+        )
+        return spk, (mem,)
+
+    def init_leaky(self) -> Tensor:
+        """Deprecated snnTorch alias of ``reset_mem()``."""
+        return self.reset_mem()
