@@ -5,12 +5,14 @@ nothing heavy (no triton, numba, matplotlib or nir).
 """
 
 from . import surrogate
-from .neurons import LIF, Leaky, SpikingNeuron
+from .neurons import IAF, LIF, GradedRefractory, Leaky, SpikingNeuron
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "IAF",
     "LIF",
+    "GradedRefractory",
     "Leaky",
     "SpikingNeuron",
     "__version__",
