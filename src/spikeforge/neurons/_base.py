@@ -118,6 +118,11 @@ class SpikingNeuron(nn.Module):
         self._reset_mechanism = value
         self.reset_mechanism_val.fill_(_RESET_CODES[value])
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        # Keep the string in step with the loaded buffer.
+        self._reset_mechanism = RESET_MODES[int(self.reset_mechanism_val)]
+
     def config(self) -> NeuronConfig:
         """The static options the step functions read."""
         quant = self.state_quant if callable(self.state_quant) else None
