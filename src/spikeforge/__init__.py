@@ -4,7 +4,7 @@
 nothing heavy (no triton, numba, matplotlib or nir).
 """
 
-from . import surrogate
+from . import surrogate, utils
 from .neurons import IAF, LIF, GradedRefractory, Leaky, SpikingNeuron
 
 __version__ = "0.1.0"
@@ -17,4 +17,5 @@ __all__ = [
     "SpikingNeuron",
     "__version__",
     "surrogate",
+    "utils",
 ]
