@@ -4,7 +4,7 @@
 nothing heavy (no triton, numba, matplotlib or nir).
 """
 
-from . import surrogate, utils
+from . import spikegen, surrogate, utils
 from .neurons import IAF, LIF, GradedRefractory, Leaky, SpikingNeuron
 
 __version__ = "0.1.0"
@@ -16,6 +16,7 @@ __all__ = [
     "Leaky",
     "SpikingNeuron",
     "__version__",
+    "spikegen",
     "surrogate",
     "utils",
 ]
