@@ -5,16 +5,28 @@ nothing heavy (no triton, numba, matplotlib or nir).
 """
 
 from . import spikegen, surrogate, utils
-from .neurons import IAF, LIF, GradedRefractory, Leaky, SpikingNeuron
+from .neurons import (
+    IAF,
+    LIF,
+    Alpha,
+    GradedRefractory,
+    Lapicque,
+    Leaky,
+    SpikingNeuron,
+    Synaptic,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IAF",
     "LIF",
+    "Alpha",
     "GradedRefractory",
+    "Lapicque",
     "Leaky",
     "SpikingNeuron",
+    "Synaptic",
     "__version__",
     "spikegen",
     "surrogate",
