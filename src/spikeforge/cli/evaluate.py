@@ -1,0 +1,130 @@
+"""``spikeforge evaluate runs/NAME``: reload a checkpoint and measure test accuracy.
+
+Also the test pass the trainer runs after each epoch. The prediction is snnTorch tutorial 5's
+rate decoding: the output neuron with the most spikes over the ``T`` steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .data import batches, encode, load_split
+from .model import Record, SpikingClassifier, build_model
+from .options import TrainConfig
+from .runfiles import CHECKPOINT, CONFIG, METRICS, load_checkpoint, read_json
+
+__all__ = ["EvalResult", "add_evaluate_arguments", "evaluate", "evaluate_model", "run_evaluate"]
+
+
+@dataclass
+class EvalResult:
+    accuracy: float  # percent
+    loss: float
+    firing_rates: dict[str, float]  # spikes per neuron per step, by layer
+    spikes_per_inference: float  # all layers, all steps, one image
+    class_counts: list[list[float]] = field(default_factory=list)  # mean output spikes by label
+
+    def to_dict(self) -> dict:
+        return {
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "firing_rates": self.firing_rates,
+            "spikes_per_inference": self.spikes_per_inference,
+        }
+
+
+def layer_names(model: SpikingClassifier) -> list[str]:
+    n = len(model.neurons)
+    return [f"hidden{i + 1}" for i in range(n - 1)] + ["output"]
+
+
+def predictions(record: Record) -> Tensor:
+    """The class of the output neuron with the most spikes."""
+    return record.spikes[-1].sum(0).argmax(-1)
+
+
+def evaluate_model(
+    model: SpikingClassifier,
+    images: Tensor,
+    labels: Tensor,
+    config: TrainConfig,
+    loss_fn,
+    device: torch.device,
+    batch_size: int = 1000,
+) -> EvalResult:
+    """Accuracy, loss and spike statistics over a whole split (seeded, so repeatable)."""
+    model.eval()
+    names = layer_names(model)
+    correct, loss_sum, seen = 0, 0.0, 0
+    spike_sums = torch.zeros(len(names), dtype=torch.float64)
+    neurons = torch.zeros(len(names), dtype=torch.float64)
+    counts = torch.zeros(10, 10, dtype=torch.float64)
+    per_label = torch.zeros(10, dtype=torch.float64)
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed + 1)
+        for x, y in batches(images, labels, batch_size):
+            x, y = x.to(device), y.to(device)
+            inputs, static = encode(x, config.encoding, config.steps)
+            record = model(inputs, config.steps, static)
+            loss_sum += float(loss_fn(record, y)) * len(y)
+            correct += int((predictions(record) == y).sum())
+            seen += len(y)
+            for i, spk in enumerate(record.spikes):
+                spike_sums[i] += float(spk.sum())
+                neurons[i] = spk[0, 0].numel()
+            out_counts = record.spikes[-1].sum(0).double().cpu()
+            counts.index_add_(0, y.cpu(), out_counts)
+            per_label += torch.bincount(y.cpu(), minlength=10).double()
+    steps = config.steps
+    rates = {n: float(spike_sums[i] / (seen * steps * neurons[i])) for i, n in enumerate(names)}
+    class_counts = (counts / per_label.clamp(min=1).unsqueeze(1)).tolist()
+    return EvalResult(
+        accuracy=100.0 * correct / max(seen, 1),
+        loss=loss_sum / max(seen, 1),
+        firing_rates=rates,
+        spikes_per_inference=float(spike_sums.sum() / max(seen, 1)),
+        class_counts=class_counts,
+    )
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run folder written by `spikeforge train` (runs/NAME)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--batch-size", type=int, default=1000, help="test images per batch")
+
+
+def evaluate(run: str | Path, device: str = "auto", batch_size: int = 1000) -> EvalResult:
+    """Rebuild the network of ``run`` from ``config.json``, load its checkpoint, test it."""
+    from .train import make_loss, resolve_device
+
+    folder = Path(run)
+    if not (folder / CONFIG).is_file():
+        raise FileNotFoundError(f"{folder} has no {CONFIG}: is it a `spikeforge train` run folder?")
+    config = TrainConfig.from_dict(read_json(folder / CONFIG))
+    dev = resolve_device(device)
+    state = load_checkpoint(folder / CHECKPOINT, dev)
+    model = build_model(config).to(dev)
+    model.load_state_dict(state["model"])
+    images, labels = load_split(config, train=False)
+    return evaluate_model(model, images, labels, config, make_loss(config), dev, batch_size)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    result = evaluate(args.run, args.device, args.batch_size)
+    folder = Path(args.run)
+    print(f"{folder}: test accuracy {result.accuracy:.2f}%  (loss {result.loss:.4f})")
+    print(
+        f"spikes per inference {result.spikes_per_inference:.1f}; firing rates "
+        + ", ".join(f"{k} {v:.4f}" for k, v in result.firing_rates.items())
+    )
+    metrics_path = folder / METRICS
+    if metrics_path.is_file():
+        recorded = read_json(metrics_path).get("test_accuracy")
+        if recorded is not None:
+            print(f"recorded at training time: {recorded:.2f}%")
+    return 0

@@ -1,0 +1,151 @@
+"""The networks ``spikeforge train`` builds: a stack of (synapse, spiking neuron) stages.
+
+A stage maps its input current through a stateless synapse (``nn.Linear``, a convolution
+and pooling, ...) and then a spiking neuron run over all ``T`` steps. With direct encoding
+the image is the same at every step, so the first synapse runs once and its output current
+``I`` is held constant: ``I_t = W x`` for every ``t`` (exact, and T times cheaper).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from .options import TrainConfig
+
+__all__ = ["Record", "SpikingClassifier", "build_model", "make_neuron", "run_neuron"]
+
+
+class Record(NamedTuple):
+    """Spikes and membranes ``[T, B, ...]`` of every stage; the last stage is the output."""
+
+    spikes: list[Tensor]
+    mems: list[Tensor]
+
+
+def run_neuron(neuron: nn.Module, current: Tensor, num_steps: int, static: bool):
+    """Run ``neuron`` from a zero state over ``num_steps`` steps: ``(S [T,...], U [T,...])``.
+
+    ``current`` is ``[B, ...]`` when ``static`` (the same input at every step), else
+    ``[T, B, ...]``. Neurons built with ``step_mode="multi"`` take the whole sequence in
+    one call; others are stepped in a Python loop.
+    """
+    neuron.reset_mem()
+    if getattr(neuron, "step_mode", "single") == "multi":
+        if static:
+            current = current.unsqueeze(0).expand(num_steps, *current.shape)
+        out = neuron(current)
+        return out[0], out[-1]
+    spikes, mems = [], []
+    for step in range(num_steps):
+        out = neuron(current if static else current[step])
+        spikes.append(out[0])
+        mems.append(out[-1])
+    return torch.stack(spikes), torch.stack(mems)
+
+
+def _over_time(module: nn.Module, seq: Tensor) -> Tensor:
+    """Apply a stateless module to every step of ``seq [T, B, ...]`` in one batched call."""
+    steps, batch = seq.shape[:2]
+    out = module(seq.reshape(steps * batch, *seq.shape[2:]))
+    return out.reshape(steps, batch, *out.shape[1:])
+
+
+class SpikingClassifier(nn.Module):
+    """``synapse_k -> neuron_k`` for each stage; returns a :class:`Record`."""
+
+    def __init__(self, synapses: list[nn.Module], neurons: list[nn.Module]) -> None:
+        super().__init__()
+        if len(synapses) != len(neurons):
+            raise ValueError(
+                f"need one neuron per synapse, got {len(synapses)} synapses "
+                f"and {len(neurons)} neurons"
+            )
+        self.synapses = nn.ModuleList(synapses)
+        self.neurons = nn.ModuleList(neurons)
+
+    def forward(self, x: Tensor, num_steps: int, static: bool = True) -> Record:
+        """``x``: ``[B, ...]`` if ``static`` (direct encoding), else spikes ``[T, B, ...]``."""
+        spikes, mems = [], []
+        for synapse, neuron in zip(self.synapses, self.neurons):
+            current = synapse(x) if static else _over_time(synapse, x)
+            x, mem = run_neuron(neuron, current, num_steps, static)
+            static = False
+            spikes.append(x)
+            mems.append(mem)
+        return Record(spikes, mems)
+
+
+def _surrogate(name: str):
+    from .. import surrogate
+
+    return getattr(surrogate, name)()
+
+
+def make_neuron(config: TrainConfig, features: int | None = None, channels: int | None = None):
+    """One spiking neuron layer as ``config.neuron`` names it, multi-step when available.
+
+    ``features`` (dense) or ``channels`` (convolutional) size the recurrent weights of
+    ``rleaky``/``rsynaptic``.
+    """
+    import spikeforge as snn
+
+    class_names = {
+        "leaky": "Leaky",
+        "synaptic": "Synaptic",
+        "alpha": "Alpha",
+        "lapicque": "Lapicque",
+        "iaf": "IAF",
+        "rleaky": "RLeaky",
+        "rsynaptic": "RSynaptic",
+    }
+    cls_name = class_names[config.neuron]
+    cls = getattr(snn, cls_name, None)
+    if cls is None:
+        raise ValueError(
+            f"--neuron {config.neuron}: spikeforge.{cls_name} is not available in this build"
+        )
+    kwargs: dict = {"spike_grad": _surrogate(config.surrogate)}
+    name = config.neuron
+    if name in ("leaky", "lapicque", "rleaky"):
+        kwargs["beta"] = config.beta
+    elif name in ("synaptic", "rsynaptic"):
+        kwargs.update(alpha=config.alpha, beta=config.beta)
+    elif name == "alpha":
+        # snnTorch's Alpha needs alpha > beta: keep the membrane decay, make the synapse slower.
+        kwargs.update(alpha=max(config.alpha, (1 + config.beta) / 2), beta=config.beta)
+    if name in ("rleaky", "rsynaptic"):
+        if channels is not None:
+            kwargs.update(conv2d_channels=channels, kernel_size=3)
+        else:
+            kwargs["linear_features"] = features
+    if "step_mode" in inspect.signature(cls).parameters:
+        kwargs["step_mode"] = "multi"
+    return cls(**kwargs)
+
+
+def build_model(config: TrainConfig) -> SpikingClassifier:
+    """The fully connected (784-H-10) or convolutional (12C5-MP2-64C5-MP2-FC10) network."""
+    if config.model == "fc":
+        synapses: list[nn.Module] = [
+            nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, config.hidden)),
+            nn.Linear(config.hidden, 10),
+        ]
+        neurons = [make_neuron(config, features=config.hidden), make_neuron(config, features=10)]
+    elif config.model == "conv":
+        synapses = [
+            nn.Sequential(nn.Conv2d(1, 12, 5), nn.MaxPool2d(2)),
+            nn.Sequential(nn.Conv2d(12, 64, 5), nn.MaxPool2d(2)),
+            nn.Sequential(nn.Flatten(), nn.Linear(64 * 4 * 4, 10)),
+        ]
+        neurons = [
+            make_neuron(config, channels=12),
+            make_neuron(config, channels=64),
+            make_neuron(config, features=10),
+        ]
+    else:
+        raise ValueError(f"model must be 'fc' or 'conv', got {config.model!r}")
+    return SpikingClassifier(synapses, neurons)
