@@ -10,6 +10,7 @@ STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 STAMP_BENCH := $(VENV)/.stamp-bench
 PYTEST_WORKERS ?= 2
+LINT_PATHS := $(wildcard src tests bench examples)
 
 .PHONY: demo test test-slow test-all bench lint format clean install install-dev
 
@@ -41,7 +42,7 @@ demo: $(STAMP_RUN)
 	$(PY) -m spikeforge demo
 
 test: $(STAMP_DEV)
-	$(PY) -m ruff check src tests bench examples
+	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS) -q
 
 test-slow: $(STAMP_DEV)
@@ -54,12 +55,12 @@ bench: $(STAMP_BENCH)
 	$(PY) bench/run.py
 
 lint: $(STAMP_DEV)
-	$(PY) -m ruff check src tests bench examples
-	$(PY) -m ruff format --check src tests bench examples
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 
 format: $(STAMP_DEV)
-	$(PY) -m ruff format src tests bench examples
-	$(PY) -m ruff check --fix src tests bench examples
+	$(PY) -m ruff format $(LINT_PATHS)
+	$(PY) -m ruff check --fix $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -60,7 +60,7 @@ def test_integer_and_non_tensor_inputs_are_errors():
     lif = snn.Leaky(beta=0.5)
     with pytest.raises(TypeError, match="floating-point"):
         lif(torch.ones(2, dtype=torch.int64))
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
         lif([1.0, 2.0])
 
 
