@@ -4,7 +4,7 @@
 nothing heavy (no triton, numba, matplotlib or nir).
 """
 
-from . import spikegen, surrogate, utils
+from . import backprop, spikegen, spikeplot, surrogate, utils
 from .neurons import (
     IAF,
     LIF,
@@ -28,7 +28,9 @@ __all__ = [
     "SpikingNeuron",
     "Synaptic",
     "__version__",
+    "backprop",
     "spikegen",
+    "spikeplot",
     "surrogate",
     "utils",
 ]
