@@ -4,7 +4,7 @@
 nothing heavy (no triton, numba, matplotlib or nir).
 """
 
-from . import backprop, spikegen, spikeplot, surrogate, utils
+from . import backprop, functional, spikegen, spikeplot, surrogate, utils
 from .neurons import (
     IAF,
     LIF,
@@ -29,6 +29,7 @@ __all__ = [
     "Synaptic",
     "__version__",
     "backprop",
+    "functional",
     "spikegen",
     "spikeplot",
     "surrogate",
