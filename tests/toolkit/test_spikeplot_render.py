@@ -122,3 +122,32 @@ def test_spikeplot_traces_grid_with_spikes():
     with pytest.raises(ValueError, match="needs 9 traces"):
         splt.traces(mem)
     plt.close("all")
+
+
+def test_spikeplot_workshop_seed_snn_figures():
+    """Seed 004's spiking section: input spikes, membrane and output of an IAF layer."""
+    import spikeforge as snn
+
+    g = torch.Generator().manual_seed(0)
+    steps, n_in, n_out, threshold = 100, 16, 4, 10.0
+    spike_stream = (torch.rand(steps, n_in, generator=g) < 0.2).float()
+    weight = torch.rand(n_in, n_out, generator=g) * 3
+    iaf = snn.IAF(threshold=threshold, reset_delay=False)
+    out = [iaf(x @ weight) for x in spike_stream]
+    y = torch.stack([spk for spk, _ in out])
+    v_mem = torch.stack([mem for _, mem in out])
+    assert y.sum() > 0
+
+    figures = []
+    for draw in ("input", "state", "output"):
+        fig = plt.figure(figsize=(6, 2), dpi=40)
+        if draw == "state":
+            axes = splt.traces(v_mem, spk=y, dim=(1, n_out), spk_height=threshold)
+            assert len(axes) == n_out
+        else:
+            data = spike_stream if draw == "input" else y
+            dots = splt.raster(data, fig.add_subplot(), s=2, c="black")
+            assert len(dots.get_offsets()) == int(data.sum())
+        figures.append(png_pixels(fig))
+        plt.close(fig)
+    assert all(pixels.var() > 0 for pixels in figures)
