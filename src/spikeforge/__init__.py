@@ -15,6 +15,7 @@ from .neurons import (
     SpikingNeuron,
     Synaptic,
 )
+from .nir import export_to_nir, import_from_nir
 
 __version__ = "0.1.0"
 
@@ -29,7 +30,9 @@ __all__ = [
     "Synaptic",
     "__version__",
     "backprop",
+    "export_to_nir",
     "functional",
+    "import_from_nir",
     "spikegen",
     "spikeplot",
     "surrogate",

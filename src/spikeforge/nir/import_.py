@@ -1,0 +1,328 @@
+"""Build a spikeforge network from a NIR graph (``nir`` is imported when called).
+
+Every neuron is built with ``init_hidden=True``, so the result is called once per time step,
+``net(x_t)``, and keeps its own state (``spikeforge.convert.reset_neurons(net)`` or each
+neuron's ``reset_mem()`` starts again). A graph whose nodes form one chain becomes an
+``nn.Sequential``; any other graph (branches, sums, recurrences) becomes a
+:class:`~spikeforge.nir.modules.NIRGraphModule`.
+
+Neurons that spikeforge exported carry their exact parameters in ``metadata`` and are rebuilt
+from it (same class, ``β``, ``α``, threshold, reset mechanism, ``reset_delay``, ``output``),
+so a round trip is exact. Other neurons are read by the NIR equations, discretised with
+forward Euler at step ``dt`` (given, else ``graph.metadata["spikeforge.dt"]``, else 1e-4):
+
+* ``LIF(τ, r, v_leak=0, θ, v_reset=0)`` → ``Leaky(β = 1 − dt/τ)`` after an input gain
+  ``r·dt/τ`` (a :class:`Scale`, left out when it is 1);
+* ``IF(r, θ, v_reset=0)`` → ``IAF`` after a gain ``r`` (``v_t = v_{t-1} + r I_t``);
+* ``CubaLIF(τ_syn, τ_mem, r, v_leak=0, θ, v_reset=0, w_in)`` → ``Synaptic(α = 1 − dt/τ_syn,
+  β = 1 − dt/τ_mem)`` after a gain ``w_in·(dt/τ_syn)·r·(dt/τ_mem)``;
+* a nested graph ``{Input, LIF|CubaLIF, Affine|Linear|Scale|Conv2d, Output}`` with the
+  neuron→weight→neuron loop → ``RLeaky`` / ``RSynaptic`` with those recurrent weights.
+
+NIR resets to ``v_reset`` in the step of the spike, so these neurons get
+``reset_mechanism="zero", reset_delay=False``. ``v_leak ≠ 0``, ``v_reset ≠ 0`` and
+``dt > τ`` (a negative decay) have no spikeforge form and raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .modules import NIRGraphModule, Scale, SumPool2d, Threshold
+
+__all__ = ["import_from_nir"]
+
+_DEFAULT_DT = 1e-4
+_PARAMS = ("beta", "alpha", "threshold", "graded_spikes_factor", "V")
+_FLAGS = ("reset_mechanism", "reset_delay", "output", "all_to_all")
+_SIZES = ("linear_features", "conv2d_channels", "kernel_size")
+
+
+def _tensor(value: Any) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value), dtype=torch.float32)
+
+
+def _meta_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, (float, np.floating)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "f"
+    ):
+        return torch.as_tensor(np.asarray(value, dtype=np.float32).copy())
+    if isinstance(value, np.ndarray) and value.size > 1:
+        return tuple(int(v) for v in value.reshape(-1))
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, np.ndarray)):
+        return int(value)
+    return value
+
+
+def _from_metadata(meta: dict[str, Any]) -> nn.Module:
+    """Rebuild a neuron that spikeforge exported, with its exact parameters."""
+    from .. import neurons
+
+    name = _meta_value(meta["spikeforge.class"])
+    cls = getattr(neurons, name, None)
+    if cls is None:
+        raise ValueError(f"import_from_nir: unknown spikeforge neuron class {name!r}")
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {k: _meta_value(meta[k]) for k in (*_PARAMS, *_FLAGS, *_SIZES) if k in meta}
+    kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    return cls(**kwargs, init_hidden=True)
+
+
+def _check_standard(node, name: str, dt: float, taus: tuple[str, ...]) -> None:
+    for field in ("v_leak", "v_reset"):
+        value = getattr(node, field, None)
+        if value is not None and np.any(np.asarray(value) != 0):
+            raise ValueError(
+                f"import_from_nir: node {name!r} has {field} ≠ 0, which spikeforge neurons "
+                f"cannot represent; got {np.asarray(value).tolist()}"
+            )
+    for field in taus:
+        tau = np.asarray(getattr(node, field))
+        if np.any(tau < dt):
+            raise ValueError(
+                f"import_from_nir: node {name!r} has {field} < dt = {dt} (decay 1 − dt/τ "
+                f"would be negative); import with a smaller dt"
+            )
+
+
+def _with_gain(gain: np.ndarray, neuron: nn.Module) -> nn.Module:
+    if np.all(gain == 1):
+        return neuron
+    return nn.Sequential(Scale(_tensor(gain)), neuron)
+
+
+def _standard_neuron(node, name: str, dt: float) -> nn.Module:
+    import nir
+
+    from ..neurons import IAF, Leaky, Synaptic
+
+    flags = {"reset_mechanism": "zero", "reset_delay": False, "init_hidden": True}
+    if isinstance(node, nir.IF):
+        _check_standard(node, name, dt, ())
+        return _with_gain(np.asarray(node.r), IAF(threshold=_tensor(node.v_threshold), **flags))
+    if isinstance(node, nir.LIF):
+        _check_standard(node, name, dt, ("tau",))
+        beta = _tensor(1 - dt / np.asarray(node.tau))
+        neuron = Leaky(beta=beta, threshold=_tensor(node.v_threshold), **flags)
+        return _with_gain(np.asarray(node.r) * dt / np.asarray(node.tau), neuron)
+    _check_standard(node, name, dt, ("tau_syn", "tau_mem"))
+    tau_syn, tau_mem = np.asarray(node.tau_syn), np.asarray(node.tau_mem)
+    neuron = Synaptic(
+        alpha=_tensor(1 - dt / tau_syn),
+        beta=_tensor(1 - dt / tau_mem),
+        threshold=_tensor(node.v_threshold),
+        **flags,
+    )
+    gain = np.asarray(node.w_in) * dt / tau_syn * np.asarray(node.r) * dt / tau_mem
+    return _with_gain(gain, neuron)
+
+
+def _neuron(node, name: str, dt: float) -> nn.Module:
+    meta = getattr(node, "metadata", None) or {}
+    if "spikeforge.class" in meta:
+        return _from_metadata(meta)
+    return _standard_neuron(node, name, dt)
+
+
+def _pool_args(node) -> tuple:
+    return tuple(tuple(int(v) for v in np.broadcast_to(np.asarray(a), (2,))) for a in (
+        node.kernel_size, node.stride, node.padding))  # fmt: skip
+
+
+def _conv(node, two_d: bool) -> nn.Module:
+    weight = _tensor(node.weight)
+    cls = nn.Conv2d if two_d else nn.Conv1d
+    padding = node.padding if isinstance(node.padding, str) else _ints(node.padding, two_d)
+    conv = cls(
+        weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]),
+        stride=_ints(node.stride, two_d), padding=padding, dilation=_ints(node.dilation, two_d),
+        groups=int(node.groups), bias=True,
+    )  # fmt: skip
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        conv.bias.copy_(_tensor(node.bias))
+    return conv
+
+
+def _ints(value: Any, two_d: bool):
+    array = np.asarray(value).reshape(-1)
+    if two_d:
+        return tuple(int(v) for v in np.broadcast_to(array, (2,)))
+    return int(array[0])
+
+
+def _linear(weight: np.ndarray, bias: np.ndarray | None) -> nn.Linear:
+    w = _tensor(weight)
+    layer = nn.Linear(w.shape[1], w.shape[0], bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(w)
+        if bias is not None:
+            layer.bias.copy_(_tensor(bias))
+    return layer
+
+
+def _recurrent(graph, name: str, dt: float) -> nn.Module | None:
+    """A nested graph ``input → cell ⇄ w_rec, cell → output`` as RLeaky/RSynaptic, else None."""
+    import nir
+
+    from ..neurons import RLeaky, RSynaptic
+
+    kinds = {k: v for k, v in graph.nodes.items() if not isinstance(v, (nir.Input, nir.Output))}
+    cells = [k for k, v in kinds.items() if isinstance(v, (nir.LIF, nir.CubaLIF))]
+    if len(kinds) != 2 or len(cells) != 1:
+        return None
+    cell_name = cells[0]
+    rec_name = next(k for k in kinds if k != cell_name)
+    edges = {tuple(e) for e in graph.edges}
+    if not {(cell_name, rec_name), (rec_name, cell_name)} <= edges:
+        return None
+    cell, rec = graph.nodes[cell_name], graph.nodes[rec_name]
+    meta = dict(getattr(cell, "metadata", None) or {})
+    if "spikeforge.class" in meta:
+        module = _from_metadata(meta)
+    else:
+        plain = _standard_neuron(cell, f"{name}.{cell_name}", dt)
+        neuron = plain[-1] if isinstance(plain, nn.Sequential) else plain
+        if isinstance(plain, nn.Sequential):
+            raise ValueError(
+                f"import_from_nir: recurrent node {name!r} needs unit input gain "
+                "(r·dt/τ = 1) to become an RLeaky/RSynaptic"
+            )
+        cls = RSynaptic if isinstance(cell, nir.CubaLIF) else RLeaky
+        kwargs = {"beta": neuron.beta, "threshold": neuron.threshold}
+        if cls is RSynaptic:
+            kwargs["alpha"] = neuron.alpha
+        kwargs.update(_recurrence_kwargs(rec, name))
+        module = cls(**kwargs, reset_mechanism="zero", reset_delay=False, init_hidden=True)
+    _load_recurrent_weights(module, rec, name)
+    return module
+
+
+def _recurrence_kwargs(rec, name: str) -> dict[str, Any]:
+    import nir
+
+    if isinstance(rec, nir.Scale):
+        return {"all_to_all": False, "V": _tensor(rec.scale)}
+    if isinstance(rec, (nir.Affine, nir.Linear)):
+        return {"all_to_all": True, "linear_features": int(np.asarray(rec.weight).shape[0])}
+    if isinstance(rec, nir.Conv2d):
+        weight = np.asarray(rec.weight)
+        return {"conv2d_channels": int(weight.shape[0]), "kernel_size": tuple(weight.shape[2:])}
+    raise ValueError(f"import_from_nir: recurrent weights of {name!r} are a {type(rec).__name__}")
+
+
+def _load_recurrent_weights(module: nn.Module, rec, name: str) -> None:
+    import nir
+
+    if isinstance(rec, nir.Scale):
+        return  # V came through the constructor
+    with torch.no_grad():
+        module.recurrent.weight.copy_(_tensor(rec.weight))
+        if getattr(module.recurrent, "bias", None) is not None:
+            bias = getattr(rec, "bias", None)
+            module.recurrent.bias.copy_(_tensor(bias) if bias is not None else 0.0)
+
+
+def _module_for(node, name: str, dt: float) -> nn.Module:
+    import nir
+
+    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
+        return _neuron(node, name, dt)
+    if isinstance(node, nir.Affine):
+        return _linear(node.weight, node.bias)
+    if isinstance(node, nir.Linear):
+        return _linear(node.weight, None)
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        return _conv(node, isinstance(node, nir.Conv2d))
+    if isinstance(node, nir.Flatten):
+        end = int(node.end_dim)
+        return nn.Flatten(int(node.start_dim) + 1, end + 1 if end >= 0 else end)
+    if isinstance(node, nir.AvgPool2d):
+        return nn.AvgPool2d(*_pool_args(node))
+    if isinstance(node, nir.SumPool2d):
+        return SumPool2d(*_pool_args(node))
+    if isinstance(node, nir.Scale):
+        return Scale(_tensor(node.scale))
+    if isinstance(node, nir.Threshold):
+        return Threshold(_tensor(node.threshold))
+    if isinstance(node, nir.NIRGraph):
+        recurrent = _recurrent(node, name, dt)
+        return recurrent if recurrent is not None else _graph_module(node, dt)
+    raise TypeError(
+        f"import_from_nir: node {name!r} is a {type(node).__name__}, which spikeforge cannot "
+        "import (supported: Affine, Linear, Conv1d, Conv2d, Flatten, AvgPool2d, SumPool2d, "
+        "Scale, Threshold, IF, LIF, CubaLIF and nested graphs)"
+    )
+
+
+def _endpoint(graph, kind: type, role: str) -> str:
+    names = [k for k, v in graph.nodes.items() if isinstance(v, kind)]
+    if len(names) != 1:
+        raise ValueError(f"import_from_nir: a graph needs exactly one {role} node, got {names}")
+    return names[0]
+
+
+def _chain(graph, start: str, end: str) -> list[str] | None:
+    """The node names from ``start`` to ``end`` if the graph is one unbranched chain."""
+    outgoing: dict[str, list[str]] = {}
+    incoming: dict[str, int] = {}
+    for src, dst in graph.edges:
+        outgoing.setdefault(src, []).append(dst)
+        incoming[dst] = incoming.get(dst, 0) + 1
+    order, node = [], start
+    while node != end:
+        nxt = outgoing.get(node, [])
+        if len(nxt) != 1 or incoming.get(nxt[0], 0) != 1 or nxt[0] in order:
+            return None
+        node = nxt[0]
+        order.append(node)
+    return order[:-1] if len(order) + 1 == len(graph.nodes) else None
+
+
+def _graph_module(graph, dt: float) -> nn.Module:
+    import nir
+
+    start = _endpoint(graph, nir.Input, "Input")
+    end = _endpoint(graph, nir.Output, "Output")
+    chain = _chain(graph, start, end)
+    if chain is not None:
+        return nn.Sequential(*(_module_for(graph.nodes[n], n, dt) for n in chain))
+    modules = {
+        name: _module_for(node, name, dt)
+        for name, node in graph.nodes.items()
+        if name not in (start, end)
+    }
+    return NIRGraphModule(modules, list(graph.edges), start, end)
+
+
+def import_from_nir(graph, dt: float | None = None) -> nn.Module:
+    """A spikeforge module that runs ``graph`` one time step per call (see module docstring).
+
+    ``graph`` is a ``nir.NIRGraph`` or a path to a ``.nir`` file. Example::
+
+        >>> import torch, spikeforge as snn
+        >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2), snn.Leaky(0.9, init_hidden=True))
+        >>> again = snn.import_from_nir(snn.export_to_nir(net, torch.zeros(1, 3)))
+        >>> [type(m).__name__ for m in again]
+        ['Linear', 'Leaky']
+    """
+    import nir
+
+    if isinstance(graph, (str, bytes)) or hasattr(graph, "__fspath__"):
+        graph = nir.read(graph)
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"graph must be a nir.NIRGraph or a path, got {type(graph).__name__}")
+    if dt is None:
+        dt = float((graph.metadata or {}).get("spikeforge.dt", _DEFAULT_DT))
+    if not dt > 0:
+        raise ValueError(f"dt must be positive, got {dt}")
+    return _graph_module(graph, dt)
