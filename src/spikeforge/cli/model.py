@@ -8,7 +8,6 @@ the image is the same at every step, so the first synapse runs once and its outp
 
 from __future__ import annotations
 
-import inspect
 from typing import NamedTuple
 
 import torch
@@ -122,9 +121,10 @@ def make_neuron(config: TrainConfig, features: int | None = None, channels: int 
             kwargs.update(conv2d_channels=channels, kernel_size=3)
         else:
             kwargs["linear_features"] = features
-    if "step_mode" in inspect.signature(cls).parameters:
-        kwargs["step_mode"] = "multi"
-    return cls(**kwargs)
+    neuron = cls(**kwargs)
+    if isinstance(getattr(cls, "step_mode", None), property):
+        neuron.step_mode = "multi"  # the whole [T, B, ...] sequence in one (fused) call
+    return neuron
 
 
 def build_model(config: TrainConfig) -> SpikingClassifier:
