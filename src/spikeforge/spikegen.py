@@ -20,7 +20,7 @@ Example::
 
     >>> import torch
     >>> from spikeforge import spikegen
-    >>> spikegen.latency(torch.tensor([1.0, 0.5, 0.0]), num_steps=13).argmax(0).tolist()
+    >>> spikegen.latency(torch.tensor([1.0, 0.02, 0.0]), num_steps=13).argmax(0).tolist()
     [0, 1, 12]
 """
 
