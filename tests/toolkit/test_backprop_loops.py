@@ -232,3 +232,30 @@ def test_backprop_net_must_return_spk_and_mem():
         backprop.BPTT(net, make_batches(1), opt, count_mse)
     with pytest.raises(ValueError, match="no batches"):
         backprop.BPTT(make_net(), [], opt, count_mse)
+
+
+def test_backprop_name_rule_gives_snntorch_choice_for_the_library_losses():
+    import spikeforge.functional as SF
+
+    reads_mem = {"ce_max_membrane_loss", "mse_membrane_loss"}
+    for name in (
+        "ce_rate_loss",
+        "ce_count_loss",
+        "ce_max_membrane_loss",
+        "mse_count_loss",
+        "mse_membrane_loss",
+        "mse_temporal_loss",
+        "ce_temporal_loss",
+    ):
+        expected = "mem" if name in reads_mem else "spk"
+        assert backprop._resolve_input(getattr(SF, name)(), "auto") == expected, name
+    net = make_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)
+    batch = make_batches(1)
+    loss_fn = SF.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2)
+    avg = backprop.BPTT(net, batch, opt, loss_fn, regularization=SF.l1_rate_sparsity())
+    snn.utils.reset(net)
+    with torch.no_grad():
+        spk_rec = torch.stack([net(x)[0] for x in batch[0][0]])
+    expected = loss_fn(spk_rec, batch[0][1]) + SF.l1_rate_sparsity()(spk_rec)
+    assert avg.item() == pytest.approx(expected.item(), rel=1e-6)
