@@ -1,0 +1,108 @@
+"""``RLeaky``: a leaky integrate-and-fire neuron fed back its own spikes (``ops.rleaky``)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from torch import Tensor
+
+from ..ops.rleaky.reference import rleaky_step
+from ._base import LIF
+from ._recurrent import RecurrentMixin
+
+__all__ = ["RLeaky", "RLeakyState"]
+
+
+class RLeakyState(NamedTuple):
+    spk: Tensor
+    mem: Tensor
+
+
+class RLeaky(RecurrentMixin, LIF):
+    """Recurrent LIF: ``U_t = β U_{t-1} + X_t + rec(S_{t-1}) − R_t θ``, ``S_t = H(U_t − θ)``.
+
+    ``rec`` is ``nn.Linear(linear_features)``, ``nn.Conv2d(conv2d_channels, kernel_size)``
+    (``padding = k // 2``) or, with ``all_to_all=False``, the one-to-one ``V · S``. Same
+    constructor, call and returns as ``snntorch.RLeaky``: ``lif(x, spk, mem) -> (spk, mem)``,
+    or ``spk`` alone when ``init_hidden=True`` and ``output=False``.
+
+    Example::
+
+        >>> import torch, spikeforge as snn
+        >>> lif = snn.RLeaky(beta=0.5, V=0.5, all_to_all=False)
+        >>> spk, mem = lif.init_rleaky()
+        >>> spk, mem = lif(torch.tensor([1.5]), spk, mem)   # U = 1.5 -> spike
+        >>> spk, mem = lif(torch.tensor([0.0]), spk, mem)   # U = .75 + 0 + .5 - 1
+        >>> spk.item(), mem.item()
+        (0.0, 0.25)
+    """
+
+    state_names = ("spk", "mem")
+    State = RLeakyState
+
+    def __init__(
+        self,
+        beta: float | Tensor,
+        V: float | Tensor = 1.0,
+        all_to_all: bool = True,
+        linear_features: int | None = None,
+        conv2d_channels: int | None = None,
+        kernel_size: int | tuple[int, int] | None = None,
+        threshold: float | Tensor = 1.0,
+        spike_grad: Any = None,
+        surrogate_disable: bool = False,
+        init_hidden: bool = False,
+        inhibition: bool = False,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        learn_recurrent: bool = True,
+        reset_mechanism: str = "subtract",
+        state_quant: Any = False,
+        output: bool = False,
+        reset_delay: bool = True,
+    ) -> None:
+        super().__init__(
+            beta,
+            threshold=threshold,
+            spike_grad=spike_grad,
+            surrogate_disable=surrogate_disable,
+            init_hidden=init_hidden,
+            inhibition=inhibition,
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            reset_mechanism=reset_mechanism,
+            state_quant=state_quant,
+            output=output,
+            reset_delay=reset_delay,
+        )
+        self._init_recurrence(
+            V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent
+        )
+
+    def forward(self, input_: Tensor, spk: Tensor | None = None, mem: Tensor | None = None):
+        return self._stateful_forward(input_, (spk, mem))
+
+    def _check_input(self, x: Any) -> None:
+        super()._check_input(x)
+        self._check_recurrent_input(x)
+
+    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
+        spk, mem = rleaky_step(
+            x,
+            states[0],
+            states[1],
+            self.beta,
+            self.threshold,
+            self.graded_spikes_factor,
+            self._recurrent,
+            self.config(),
+        )
+        return spk, (spk, mem)
+
+    def _outputs(self, spk: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """``(spk, mem)``: the spike is itself the first state."""
+        return tuple(states)
+
+    def init_rleaky(self) -> tuple[Tensor, Tensor]:
+        """Deprecated snnTorch alias of ``reset_mem()``: returns ``(spk, mem)``."""
+        return self.reset_mem()

@@ -1,0 +1,120 @@
+"""``RSynaptic``: a current-based LIF neuron fed back its own spikes (``ops.rsynaptic``)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from torch import Tensor
+
+from ..ops.rsynaptic.reference import rsynaptic_step
+from ._base import LIF, as_float_tensor, check_unit_interval
+from ._recurrent import RecurrentMixin
+
+__all__ = ["RSynaptic", "RSynapticState"]
+
+
+class RSynapticState(NamedTuple):
+    spk: Tensor
+    syn: Tensor
+    mem: Tensor
+
+
+class RSynaptic(RecurrentMixin, LIF):
+    """Recurrent current-based LIF: ``I_t = α I_{t-1} + X_t + rec(S_{t-1})``,
+    ``U_t = β U_{t-1} + I_t − R_t θ``, ``S_t = H(U_t − θ)``.
+
+    Same constructor, call and returns as ``snntorch.RSynaptic``:
+    ``lif(x, spk, syn, mem) -> (spk, syn, mem)``, or ``spk`` alone when ``init_hidden=True``
+    and ``output=False``. Unlike snnTorch 1.0.0, ``reset_delay=False`` resets at once.
+
+    Example::
+
+        >>> import torch, spikeforge as snn
+        >>> lif = snn.RSynaptic(alpha=0.5, beta=0.5, V=0.5, all_to_all=False)
+        >>> spk, syn, mem = lif.init_rsynaptic()
+        >>> spk, syn, mem = lif(torch.tensor([1.5]), spk, syn, mem)
+        >>> spk.item(), syn.item(), mem.item()
+        (1.0, 1.5, 1.5)
+    """
+
+    state_names = ("spk", "syn", "mem")
+    State = RSynapticState
+
+    def __init__(
+        self,
+        alpha: float | Tensor,
+        beta: float | Tensor,
+        V: float | Tensor = 1.0,
+        all_to_all: bool = True,
+        linear_features: int | None = None,
+        conv2d_channels: int | None = None,
+        kernel_size: int | tuple[int, int] | None = None,
+        threshold: float | Tensor = 1.0,
+        spike_grad: Any = None,
+        surrogate_disable: bool = False,
+        init_hidden: bool = False,
+        inhibition: bool = False,
+        learn_alpha: bool = False,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        learn_recurrent: bool = True,
+        reset_mechanism: str = "subtract",
+        state_quant: Any = False,
+        output: bool = False,
+        reset_delay: bool = True,
+    ) -> None:
+        super().__init__(
+            beta,
+            threshold=threshold,
+            spike_grad=spike_grad,
+            surrogate_disable=surrogate_disable,
+            init_hidden=init_hidden,
+            inhibition=inhibition,
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+            reset_mechanism=reset_mechanism,
+            state_quant=state_quant,
+            output=output,
+            reset_delay=reset_delay,
+        )
+        self._init_recurrence(
+            V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent
+        )
+        alpha_t = as_float_tensor("alpha", alpha)
+        if not learn_alpha:
+            check_unit_interval("alpha", alpha_t)
+        self._register_tensor("alpha", alpha_t, learn_alpha)
+
+    def forward(
+        self,
+        input_: Tensor,
+        spk: Tensor | None = None,
+        syn: Tensor | None = None,
+        mem: Tensor | None = None,
+    ):
+        return self._stateful_forward(input_, (spk, syn, mem))
+
+    def _check_input(self, x: Any) -> None:
+        super()._check_input(x)
+        self._check_recurrent_input(x)
+
+    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
+        spk, syn, mem = rsynaptic_step(
+            x,
+            *states,
+            self.alpha,
+            self.beta,
+            self.threshold,
+            self.graded_spikes_factor,
+            self._recurrent,
+            self.config(),
+        )
+        return spk, (spk, syn, mem)
+
+    def _outputs(self, spk: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """``(spk, syn, mem)``: the spike is itself the first state."""
+        return tuple(states)
+
+    def init_rsynaptic(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Deprecated snnTorch alias of ``reset_mem()``: returns ``(spk, syn, mem)``."""
+        return self.reset_mem()
