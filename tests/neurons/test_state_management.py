@@ -167,3 +167,11 @@ def test_surrogate_disable_blocks_gradient_through_spikes():
     spk, mem = snn.Leaky(beta=0.5, surrogate_disable=True)(x)
     (spk.sum() + 0 * mem.sum()).backward()
     assert x.grad.item() == 0.0
+
+
+def test_per_neuron_parameters_may_not_widen_the_input():
+    lif = snn.Leaky(beta=torch.tensor([0.5, 0.9]))
+    with pytest.raises(ValueError, match="broadcast the state"):
+        lif(torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="broadcast the state"):
+        lif.step(torch.tensor([1.0]))

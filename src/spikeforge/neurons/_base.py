@@ -161,6 +161,7 @@ class SpikingNeuron(nn.Module):
             for name, value in zip(self.state_names, state):
                 self._check_state(name, value, x, shape, allow_empty=False)
         spk, new = self._step(x, tuple(state))
+        self._check_not_broadcast(new, self.state_shape(x))
         return spk, self.State(*new)
 
     # -- stateful snnTorch-style call -----------------------------------------------------
@@ -187,11 +188,24 @@ class SpikingNeuron(nn.Module):
                 current = input_.new_zeros(shape)
             states.append(current)
         spk, new = self._step(input_, tuple(states))
+        self._check_not_broadcast(new, shape)
         for name, value in zip(self.state_names, new):
             setattr(self, name, value)
         if self.init_hidden and not self.output:
             return spk
         return self._outputs(spk, new)
+
+    def _check_not_broadcast(self, new: tuple[Tensor, ...], shape: torch.Size) -> None:
+        """Per-neuron parameters must fit the input, never silently widen it."""
+        if new[-1].shape != shape:
+            params = {n: tuple(p.shape) for n, p in self.named_parameters(recurse=False)} | {
+                n: tuple(b.shape) for n, b in self.named_buffers(recurse=False) if b.dim() > 0
+            }
+            raise ValueError(
+                f"{type(self).__name__}: parameters of shapes {params} broadcast the state "
+                f"from {tuple(shape)} to {tuple(new[-1].shape)}; per-neuron parameters must "
+                "match the input's trailing dimensions"
+            )
 
     def _check_input(self, x: Any) -> None:
         if not isinstance(x, Tensor):
