@@ -213,3 +213,25 @@ def test_float32_parity_rleaky_and_rsynaptic_linear():
         ours = getattr(sf, cls.__name__)(beta=0.8, **extra, **kwargs, **LEARN)
         copy_params(ours, theirs)
         assert_parity(ours, theirs, draw_inputs(ours, shape, 0.5, 0.2))
+
+
+def test_fixed_bug_slstm_state_when_input_size_differs():
+    theirs = snntorch.SLSTM(2, 3, spike_grad=atan_keeping_dtype)
+    ours = sf.SLSTM(2, 3)
+    copy_params(ours, theirs)
+    x = torch.tensor([[1.0, -2.0]])
+    mems_t = [theirs(x)[2] for _ in range(2)]
+    mems_o = [ours(x)[2] for _ in range(2)]
+    torch.testing.assert_close(mems_o[0], mems_t[0])
+    torch.testing.assert_close(mems_t[1], mems_t[0])  # snnTorch: state zeroed every step
+    assert not torch.allclose(mems_o[1], mems_o[0])  # ours: the memory is kept
+
+
+def test_fixed_bug_rsynaptic_immediate_reset():
+    kwargs = {"alpha": 0.5, "beta": 0.5, "V": 0.5, "all_to_all": False, "reset_delay": False}
+    theirs = snntorch.RSynaptic(**kwargs, spike_grad=atan_keeping_dtype)
+    ours = sf.RSynaptic(**kwargs)
+    _, _, mem = theirs(torch.tensor([1.5]), torch.zeros(1), torch.zeros(1), torch.zeros(1))
+    assert mem.item() == 1.5  # snnTorch: reset_delay=False does nothing
+    spk, _, mem = ours(torch.tensor([1.5]))
+    assert (spk.item(), mem.item()) == (1.0, 0.5)  # ours: 1.5 − θ in the same step
