@@ -6,11 +6,16 @@ from .iaf import IAF
 from .lapicque import Lapicque, LapicqueState
 from .leaky import Leaky, LeakyState
 from .refractory import GradedRefractory, GradedRefractoryState
+from .rleaky import RLeaky, RLeakyState
+from .rsynaptic import RSynaptic, RSynapticState
+from .sconv2dlstm import SConv2dLSTM, SConv2dLSTMState
+from .slstm import SLSTM, SLSTMState
 from .synaptic import Synaptic, SynapticState
 
 __all__ = [
     "IAF",
     "LIF",
+    "SLSTM",
     "Alpha",
     "AlphaState",
     "GradedRefractory",
@@ -19,6 +24,13 @@ __all__ = [
     "LapicqueState",
     "Leaky",
     "LeakyState",
+    "RLeaky",
+    "RLeakyState",
+    "RSynaptic",
+    "RSynapticState",
+    "SConv2dLSTM",
+    "SConv2dLSTMState",
+    "SLSTMState",
     "SpikingNeuron",
     "Synaptic",
     "SynapticState",
