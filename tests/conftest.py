@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+# Two pytest-xdist workers share the machine's two cores: one torch thread each avoids
+# oversubscription (tiny convolutions ran ~100x slower with threads fighting).
+torch.set_num_threads(1)
+
 
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
