@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import numpy as np
@@ -116,6 +117,30 @@ def test_recurrent_neurons_round_trip_as_subgraphs(tmp_path):
     original, imported = _drive(net, xs), _drive(again, xs)
     _assert_same_outputs(original, imported)
     assert _spike_count(original) > 5
+
+
+def test_multi_step_network_round_trips_with_its_call_convention(tmp_path):
+    if "step_mode" not in inspect.signature(snn.Leaky.__init__).parameters:
+        pytest.skip("Leaky has no step_mode in this checkout (the fused engine adds it)")
+    torch.manual_seed(4)
+    net = nn.Sequential(
+        nn.Linear(3, 5),
+        snn.Leaky(beta=0.9, init_hidden=True, step_mode="multi"),
+        nn.Linear(5, 4),
+        snn.Leaky(beta=0.8, threshold=0.5, init_hidden=True, step_mode="multi", output=True),
+    )
+    xs = torch.rand(20, 2, 3) * 3
+    graph = snn.export_to_nir(net, xs[:1])  # sample [T=1, B, ...]: shapes drop T and B
+    np.testing.assert_array_equal(graph.nodes["input"].input_type["input"], [3])
+    nir.write(tmp_path / "multi.nir", graph)
+    again = snn.import_from_nir(tmp_path / "multi.nir")
+    assert again[1].step_mode == "multi"
+    reset_neurons(net)
+    with torch.no_grad():
+        spk, mem = net(xs)  # one call for the whole [T, B, ...] sequence
+        spk2, mem2 = again(xs)
+    assert torch.equal(spk, spk2) and torch.equal(mem, mem2)
+    assert spk.shape == (20, 2, 4) and spk.sum() > 5
 
 
 class _Residual(nn.Module):

@@ -64,6 +64,8 @@ def _neuron_metadata(module: SpikingNeuron) -> dict[str, Any]:
             array = value.detach().cpu().numpy().copy()
             meta[name] = float(array) if array.ndim == 0 else array
     meta["reset_mechanism"] = module.reset_mechanism
+    if hasattr(module, "step_mode"):
+        meta["step_mode"] = module.step_mode
     for name in ("reset_delay", "output", "all_to_all"):
         if hasattr(module, name):
             meta[name] = bool(getattr(module, name))
@@ -109,8 +111,6 @@ def _recurrent_node(module: SpikingNeuron, shape: tuple[int, ...], dt: float):
     cell = _neuron_node(module, shape, dt)
     if not module.all_to_all:
         rec = nir.Scale(scale=_np(module.V, shape))
-    elif isinstance(module.recurrent, nn.Linear):
-        rec = _layer_node(module.recurrent, shape)
     else:
         rec = _layer_node(module.recurrent, shape)
     nodes = {
@@ -133,7 +133,7 @@ def _pool_args(module: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _layer_node(module: nn.Module, shape: tuple[int, ...]):
+def _layer_node(module: nn.Module, shape: tuple[int, ...], lead: int = 1):
     import nir
 
     if isinstance(module, nn.Linear):
@@ -158,7 +158,7 @@ def _layer_node(module: nn.Module, shape: tuple[int, ...]):
             dilation=unpack(module.dilation), groups=module.groups, bias=bias,
         )  # fmt: skip
     if isinstance(module, nn.Flatten):
-        return _flatten_node(shape, module.start_dim, module.end_dim)
+        return _flatten_node(shape, module.start_dim, module.end_dim, lead)
     if isinstance(module, nn.AvgPool2d):
         if module.ceil_mode or (module.padding and not module.count_include_pad):
             raise ValueError("export_to_nir: AvgPool2d needs ceil_mode=False, count_include_pad")
@@ -172,26 +172,26 @@ def _layer_node(module: nn.Module, shape: tuple[int, ...]):
     raise TypeError(f"export_to_nir: no NIR mapping for {type(module).__name__}")
 
 
-def _flatten_node(shape: tuple[int, ...], start_dim: int, end_dim: int):
-    """NIR shapes have no batch axis: torch's dim ``d ≥ 1`` is NIR's ``d − 1``."""
+def _flatten_node(shape: tuple[int, ...], start_dim: int, end_dim: int, lead: int):
+    """NIR shapes have no batch (or time) axis: torch's dim ``d ≥ lead`` is NIR's ``d − lead``."""
     import nir
 
     def shift(dim: int) -> int:
-        if dim == 0:
-            raise ValueError("export_to_nir: flattening the batch dimension has no NIR form")
-        return dim - 1 if dim > 0 else dim
+        if 0 <= dim < lead:
+            raise ValueError("export_to_nir: flattening the batch or time axis has no NIR form")
+        return dim - lead if dim > 0 else dim
 
     return nir.Flatten(
         input_type={"input": np.array(shape)}, start_dim=shift(start_dim), end_dim=shift(end_dim)
     )
 
 
-def _node_for(module: nn.Module, shape: tuple[int, ...], dt: float):
+def _node_for(module: nn.Module, shape: tuple[int, ...], dt: float, lead: int):
     if isinstance(module, SpikingNeuron):
         if hasattr(module, "all_to_all"):
             return _recurrent_node(module, shape, dt)
         return _neuron_node(module, shape, dt)
-    return _layer_node(module, shape)
+    return _layer_node(module, shape, lead)
 
 
 class _Tracer(torch.fx.Tracer):
@@ -201,11 +201,12 @@ class _Tracer(torch.fx.Tracer):
         return super().is_leaf_module(module, qualname)
 
 
-def _trace(net: nn.Module, sample: Tensor):
+def _trace(net: nn.Module, sample: Tensor, lead: int):
     """Trace ``net`` with ``torch.fx`` and run it once on ``sample`` for the shapes.
 
     Returns ``([(node_name, module or ("flatten", start, end), [NIR inputs], shape)], out_shape)``
-    in execution order; shapes have no batch axis. The neurons' states are restored.
+    in execution order; shapes drop the ``lead`` axes (batch, and time in multi-step mode).
+    The neurons' states are restored.
     """
     from torch.fx.passes.shape_prop import ShapeProp
 
@@ -231,7 +232,7 @@ def _trace(net: nn.Module, sample: Tensor):
             sources[node.name] = [] if sources else ["input"]
         elif node.op == "call_module":
             name = node.target.replace(".", "_")
-            steps.append((name, modules[node.target], *_inputs(node, sources)))
+            steps.append((name, modules[node.target], *_inputs(node, sources, lead)))
             sources[node.name] = [name]
         elif node.op == "call_function" and node.target is operator.getitem:
             sources[node.name] = _getitem_sources(node, sources, modules)
@@ -241,13 +242,13 @@ def _trace(net: nn.Module, sample: Tensor):
             start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
             end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
             name = f"flatten_{len(steps)}"
-            steps.append((name, ("flatten", start, end), *_inputs(node, sources)))
+            steps.append((name, ("flatten", start, end), *_inputs(node, sources, lead)))
             sources[node.name] = [name]
         elif node.op == "output":
             result = node.args[0]
             result = result[0] if isinstance(result, (tuple, list)) else result
-            steps.append(("output", None, _used(result, sources), _shape(result)))
-            out_shape = _shape(result)
+            steps.append(("output", None, _used(result, sources), _shape(result, lead)))
+            out_shape = _shape(result, lead)
         else:
             raise TypeError(
                 f"export_to_nir: cannot map {node.op} {node.target!r} to NIR; supported: "
@@ -256,18 +257,18 @@ def _trace(net: nn.Module, sample: Tensor):
     return steps, out_shape
 
 
-def _shape(node: torch.fx.Node) -> tuple[int, ...]:
+def _shape(node: torch.fx.Node, lead: int) -> tuple[int, ...]:
     meta = node.meta["tensor_meta"]
     if not hasattr(meta, "shape"):  # a neuron with output=True gives (spk, *states)
         meta = meta[0]
-    return tuple(meta.shape[1:])
+    return tuple(meta.shape[lead:])
 
 
-def _inputs(node: torch.fx.Node, sources: dict[str, list[str]]):
+def _inputs(node: torch.fx.Node, sources: dict[str, list[str]], lead: int):
     arg = node.args[0]
     if not isinstance(arg, torch.fx.Node):
         raise TypeError(f"export_to_nir: {node.target} must take a tensor as first argument")
-    return _used(arg, sources), _shape(arg)
+    return _used(arg, sources), _shape(arg, lead)
 
 
 def _used(node: torch.fx.Node, sources: dict[str, Any]) -> list[str]:
@@ -308,21 +309,29 @@ def export_to_nir(
         )
     if not dt > 0:
         raise ValueError(f"dt must be positive, got {dt}")
-    steps, out_shape = _trace(net, sample_data)
+    multi = any(getattr(m, "step_mode", "single") == "multi" for m in net.modules())
+    lead = 2 if multi else 1  # [T, B, ...] in multi-step mode, [B, ...] otherwise
+    if sample_data.dim() <= lead:
+        raise ValueError(
+            f"sample_data needs {'[T, B, ...]' if multi else '[B, ...]'} , got shape "
+            f"{tuple(sample_data.shape)}"
+        )
+    steps, out_shape = _trace(net, sample_data, lead)
     nodes: dict[str, Any] = {
-        "input": nir.Input(input_type={"input": np.array(sample_data.shape[1:])}),
+        "input": nir.Input(input_type={"input": np.array(sample_data.shape[lead:])}),
         "output": nir.Output(output_type={"output": np.array(out_shape)}),
     }
     edges = []
     for name, module, inputs, shape in steps:
         if isinstance(module, tuple):  # ("flatten", start, end) from a traced call
-            nodes[name] = _flatten_node(shape, module[1], module[2])
+            nodes[name] = _flatten_node(shape, module[1], module[2], lead)
         elif module is not None:
-            nodes[name] = _node_for(module, shape, dt)
+            nodes[name] = _node_for(module, shape, dt, lead)
         edges.extend((src, name) for src in inputs)
     metadata = {
         "spikeforge.dt": float(dt),
         "spikeforge.container": "Sequential" if isinstance(net, nn.Sequential) else "graph",
+        "spikeforge.step_mode": "multi" if multi else "single",
         "spikeforge.model_name": model_name,
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)

@@ -1,10 +1,11 @@
 """Build a spikeforge network from a NIR graph (``nir`` is imported when called).
 
 Every neuron is built with ``init_hidden=True``, so the result is called once per time step,
-``net(x_t)``, and keeps its own state (``spikeforge.convert.reset_neurons(net)`` or each
-neuron's ``reset_mem()`` starts again). A graph whose nodes form one chain becomes an
-``nn.Sequential``; any other graph (branches, sums, recurrences) becomes a
-:class:`~spikeforge.nir.modules.NIRGraphModule`.
+``net(x_t)`` (or once per sequence ``net(x_seq [T, B, ...])`` when the exported network used
+``step_mode="multi"``, which is restored), and keeps its own state
+(``spikeforge.convert.reset_neurons(net)`` or each neuron's ``reset_mem()`` starts again).
+A graph whose nodes form one chain becomes an ``nn.Sequential``; any other graph (branches,
+sums, recurrences) becomes a :class:`~spikeforge.nir.modules.NIRGraphModule`.
 
 Neurons that spikeforge exported carry their exact parameters in ``metadata`` and are rebuilt
 from it (same class, ``β``, ``α``, threshold, reset mechanism, ``reset_delay``, ``output``),
@@ -39,7 +40,7 @@ __all__ = ["import_from_nir"]
 
 _DEFAULT_DT = 1e-4
 _PARAMS = ("beta", "alpha", "threshold", "graded_spikes_factor", "V")
-_FLAGS = ("reset_mechanism", "reset_delay", "output", "all_to_all")
+_FLAGS = ("reset_mechanism", "reset_delay", "output", "all_to_all", "step_mode")
 _SIZES = ("linear_features", "conv2d_channels", "kernel_size")
 
 
@@ -73,8 +74,12 @@ def _from_metadata(meta: dict[str, Any]) -> nn.Module:
         raise ValueError(f"import_from_nir: unknown spikeforge neuron class {name!r}")
     accepted = inspect.signature(cls.__init__).parameters
     kwargs = {k: _meta_value(meta[k]) for k in (*_PARAMS, *_FLAGS, *_SIZES) if k in meta}
+    late = {k: kwargs.pop(k) for k in ("step_mode",) if k in kwargs and k not in accepted}
     kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-    return cls(**kwargs, init_hidden=True)
+    module = cls(**kwargs, init_hidden=True)
+    for key, value in late.items():  # a property on the base class, not a constructor argument
+        setattr(module, key, value)
+    return module
 
 
 def _check_standard(node, name: str, dt: float, taus: tuple[str, ...]) -> None:
@@ -232,7 +237,7 @@ def _load_recurrent_weights(module: nn.Module, rec, name: str) -> None:
             module.recurrent.bias.copy_(_tensor(bias) if bias is not None else 0.0)
 
 
-def _module_for(node, name: str, dt: float) -> nn.Module:
+def _module_for(node, name: str, dt: float, lead: int = 1) -> nn.Module:
     import nir
 
     if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
@@ -245,7 +250,7 @@ def _module_for(node, name: str, dt: float) -> nn.Module:
         return _conv(node, isinstance(node, nir.Conv2d))
     if isinstance(node, nir.Flatten):
         end = int(node.end_dim)
-        return nn.Flatten(int(node.start_dim) + 1, end + 1 if end >= 0 else end)
+        return nn.Flatten(int(node.start_dim) + lead, end + lead if end >= 0 else end)
     if isinstance(node, nir.AvgPool2d):
         return nn.AvgPool2d(*_pool_args(node))
     if isinstance(node, nir.SumPool2d):
@@ -256,7 +261,7 @@ def _module_for(node, name: str, dt: float) -> nn.Module:
         return Threshold(_tensor(node.threshold))
     if isinstance(node, nir.NIRGraph):
         recurrent = _recurrent(node, name, dt)
-        return recurrent if recurrent is not None else _graph_module(node, dt)
+        return recurrent if recurrent is not None else _graph_module(node, dt, lead)
     raise TypeError(
         f"import_from_nir: node {name!r} is a {type(node).__name__}, which spikeforge cannot "
         "import (supported: Affine, Linear, Conv1d, Conv2d, Flatten, AvgPool2d, SumPool2d, "
@@ -288,16 +293,16 @@ def _chain(graph, start: str, end: str) -> list[str] | None:
     return order[:-1] if len(order) + 1 == len(graph.nodes) else None
 
 
-def _graph_module(graph, dt: float) -> nn.Module:
+def _graph_module(graph, dt: float, lead: int = 1) -> nn.Module:
     import nir
 
     start = _endpoint(graph, nir.Input, "Input")
     end = _endpoint(graph, nir.Output, "Output")
     chain = _chain(graph, start, end)
     if chain is not None:
-        return nn.Sequential(*(_module_for(graph.nodes[n], n, dt) for n in chain))
+        return nn.Sequential(*(_module_for(graph.nodes[n], n, dt, lead) for n in chain))
     modules = {
-        name: _module_for(node, name, dt)
+        name: _module_for(node, name, dt, lead)
         for name, node in graph.nodes.items()
         if name not in (start, end)
     }
@@ -325,4 +330,5 @@ def import_from_nir(graph, dt: float | None = None) -> nn.Module:
         dt = float((graph.metadata or {}).get("spikeforge.dt", _DEFAULT_DT))
     if not dt > 0:
         raise ValueError(f"dt must be positive, got {dt}")
-    return _graph_module(graph, dt)
+    multi = (graph.metadata or {}).get("spikeforge.step_mode") == "multi"
+    return _graph_module(graph, dt, lead=2 if multi else 1)
