@@ -1,7 +1,10 @@
 """``spikeforge evaluate runs/NAME``: reload a checkpoint and measure test accuracy.
 
-Also the test pass the trainer runs after each epoch. The prediction is snnTorch tutorial 5's
-rate decoding: the output neuron with the most spikes over the ``T`` steps.
+Also the test pass the trainer runs after each epoch. The prediction is rate decoding: the
+output neuron with the most spikes over the ``T`` steps; a tie goes to the tied neuron with
+the largest summed membrane (the quantity the default loss trains). snnTorch tutorial 5
+breaks ties by taking the lowest index; that accuracy is reported too
+(``accuracy_count_first_index``), as is the membrane readout alone.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class EvalResult:
     firing_rates: dict[str, float]  # spikes per neuron per step, by layer
     spikes_per_inference: float  # all layers, all steps, one image
     class_counts: list[list[float]] = field(default_factory=list)  # mean output spikes by label
+    other_accuracies: dict[str, float] = field(default_factory=dict)  # other decodings
 
     def to_dict(self) -> dict:
         return {
@@ -35,6 +39,7 @@ class EvalResult:
             "loss": self.loss,
             "firing_rates": self.firing_rates,
             "spikes_per_inference": self.spikes_per_inference,
+            **self.other_accuracies,
         }
 
 
@@ -44,8 +49,19 @@ def layer_names(model: SpikingClassifier) -> list[str]:
 
 
 def predictions(record: Record) -> Tensor:
-    """The class of the output neuron with the most spikes."""
-    return record.spikes[-1].sum(0).argmax(-1)
+    """The output neuron with the most spikes; ties go to the largest summed membrane."""
+    counts = record.spikes[-1].sum(0)
+    tied = counts == counts.max(-1, keepdim=True).values
+    membrane = record.mems[-1].sum(0)
+    return torch.where(tied, membrane, torch.full_like(membrane, -torch.inf)).argmax(-1)
+
+
+def other_decodings(record: Record) -> dict[str, Tensor]:
+    """Tutorial 5's decoding (most spikes, lowest index wins a tie) and the membrane readout."""
+    return {
+        "accuracy_count_first_index": record.spikes[-1].sum(0).argmax(-1),
+        "accuracy_membrane": record.mems[-1].sum(0).argmax(-1),
+    }
 
 
 def evaluate_model(
@@ -65,6 +81,7 @@ def evaluate_model(
     neurons = torch.zeros(len(names), dtype=torch.float64)
     counts = torch.zeros(10, 10, dtype=torch.float64)
     per_label = torch.zeros(10, dtype=torch.float64)
+    other: dict[str, int] = {}
     with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed + 1)
         for x, y in batches(images, labels, batch_size):
@@ -73,6 +90,8 @@ def evaluate_model(
             record = model(inputs, config.steps, static)
             loss_sum += float(loss_fn(record, y)) * len(y)
             correct += int((predictions(record) == y).sum())
+            for name, pred in other_decodings(record).items():
+                other[name] = other.get(name, 0) + int((pred == y).sum())
             seen += len(y)
             for i, spk in enumerate(record.spikes):
                 spike_sums[i] += float(spk.sum())
@@ -89,6 +108,7 @@ def evaluate_model(
         firing_rates=rates,
         spikes_per_inference=float(spike_sums.sum() / max(seen, 1)),
         class_counts=class_counts,
+        other_accuracies={k: 100.0 * v / max(seen, 1) for k, v in other.items()},
     )
 
 
@@ -122,6 +142,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"spikes per inference {result.spikes_per_inference:.1f}; firing rates "
         + ", ".join(f"{k} {v:.4f}" for k, v in result.firing_rates.items())
     )
+    if result.other_accuracies:
+        print(
+            "other readouts: "
+            + ", ".join(
+                f"{k.removeprefix('accuracy_')} {v:.2f}%"
+                for k, v in result.other_accuracies.items()
+            )
+        )
     metrics_path = folder / METRICS
     if metrics_path.is_file():
         recorded = read_json(metrics_path).get("test_accuracy")
