@@ -143,6 +143,22 @@ def test_multi_step_network_round_trips_with_its_call_convention(tmp_path):
     assert spk.shape == (20, 2, 4) and spk.sum() > 5
 
 
+def test_convolutional_recurrence_round_trips(tmp_path):
+    torch.manual_seed(5)
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1),
+        snn.RLeaky(beta=0.7, conv2d_channels=2, kernel_size=3, init_hidden=True),
+    )
+    graph = snn.export_to_nir(net, torch.zeros(1, 1, 5, 5))
+    assert isinstance(graph.nodes["1"].nodes["w_rec"], nir.Conv2d)
+    again = _round_trip(net, torch.zeros(1, 1, 5, 5), tmp_path)
+    assert again[1].kernel_size == 3 and again[1].conv2d_channels == 2
+    xs = torch.rand(15, 2, 1, 5, 5) * 2
+    original, imported = _drive(net, xs), _drive(again, xs)
+    _assert_same_outputs(original, imported)
+    assert _spike_count(original) > 5
+
+
 class _Residual(nn.Module):
     """Explicit-state forward with a skip connection and torch.flatten."""
 

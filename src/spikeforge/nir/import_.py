@@ -60,7 +60,7 @@ def _meta_value(value: Any) -> Any:
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     if isinstance(value, (np.integer, np.ndarray)):
-        return int(value)
+        return int(np.asarray(value).reshape(-1)[0])
     return value
 
 
