@@ -84,6 +84,14 @@ def test_conv_network_round_trip_is_exact(tmp_path):
     assert _spike_count(original) > 5
 
 
+def test_learned_decay_outside_unit_interval_exports_as_it_acts(tmp_path):
+    net = nn.Sequential(nn.Linear(2, 2), snn.Leaky(beta=1.3, learn_beta=True, init_hidden=True))
+    again = _round_trip(net, torch.zeros(1, 2), tmp_path)
+    assert again[1].beta.item() == 1.0  # the forward pass clamps β to [0, 1]
+    xs = torch.rand(10, 1, 2) * 2
+    _assert_same_outputs(_drive(net, xs), _drive(again, xs))
+
+
 def test_lif_parameters_follow_the_documented_discretisation():
     net = nn.Sequential(nn.Linear(2, 2), snn.Leaky(beta=0.75, threshold=1.5, init_hidden=True))
     graph = snn.export_to_nir(net, torch.zeros(1, 2), dt=1e-3)

@@ -60,6 +60,8 @@ def _neuron_metadata(module: SpikingNeuron) -> dict[str, Any]:
     for name in ("beta", "alpha", "threshold", "graded_spikes_factor", "V"):
         value = getattr(module, name, None)
         if isinstance(value, Tensor):
+            if name in ("beta", "alpha"):  # learnable decays act clamped; store what acts
+                value = value.clamp(0, 1)
             # nir.write compresses arrays, which h5py refuses for 0-d ones: store a float.
             array = value.detach().cpu().numpy().copy()
             meta[name] = float(array) if array.ndim == 0 else array
