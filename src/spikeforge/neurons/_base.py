@@ -4,6 +4,11 @@ A neuron keeps its hidden state on the instance (never in a class-level registry
 subclass names its states (``state_names``) and implements ``_step(x, states) -> (spk,
 states)``, a pure function of its arguments; this module does the bookkeeping: validation,
 lazy zero initialisation, storing the state, and snnTorch's return conventions.
+
+``step_mode="multi"`` makes a call take a whole time-major sequence ``[T, B, ...]`` and
+return sequences (``spk_seq, mem_seq = lif(x_seq)``), storing the final state as a single
+step would. Subclasses with a fused kernel override ``_scan``; the default loops ``_step``.
+``backend`` picks the implementation (see ``ops._dispatch``).
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import torch
 from torch import Tensor, nn
 
 from .. import surrogate as _surrogate
+from ..ops import _dispatch
 from ..ops.config import RESET_MODES, NeuronConfig
 
 __all__ = ["LIF", "SpikingNeuron"]
 
 _RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
+STEP_MODES = ("single", "multi")
 
 
 def as_float_tensor(name: str, value: Any) -> Tensor:
@@ -49,6 +56,7 @@ class SpikingNeuron(nn.Module):
     """Base class: threshold, surrogate, reset mechanism, graded spikes, hidden state."""
 
     state_names: ClassVar[tuple[str, ...]] = ("mem",)
+    fused_op: ClassVar[str | None] = None  # name of the fused recurrence in ops._dispatch
     State: ClassVar[type] = NamedTuple("State", [("mem", Tensor)])
 
     def __init__(
@@ -65,8 +73,13 @@ class SpikingNeuron(nn.Module):
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
         reset_delay: bool = True,
+        *,
+        step_mode: str = "single",
+        backend: str = "auto",
     ) -> None:
         super().__init__()
+        self.step_mode = step_mode
+        self.backend = backend
         threshold_t = as_float_tensor("threshold", threshold)
         if (threshold_t < 0).any():
             raise ValueError(f"threshold must be >= 0, got {threshold_t.tolist()}")
@@ -123,6 +136,37 @@ class SpikingNeuron(nn.Module):
         # Keep the string in step with the loaded buffer.
         self._reset_mechanism = RESET_MODES[int(self.reset_mechanism_val)]
 
+    @property
+    def step_mode(self) -> str:
+        """``"single"``: one step per call (snnTorch); ``"multi"``: a ``[T, ...]`` sequence."""
+        return self._step_mode
+
+    @step_mode.setter
+    def step_mode(self, value: str) -> None:
+        if value not in STEP_MODES:
+            raise ValueError(f"step_mode must be one of {STEP_MODES}, got {value!r}")
+        self._step_mode = value
+
+    @property
+    def backend(self) -> str:
+        """Kernel backend: ``"auto"`` or one of ``ops._dispatch.BACKENDS``."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self._backend = _dispatch.check_backend_name(value)
+
+    def select_backend(self, x: Tensor, cfg: NeuronConfig) -> str:
+        """The backend that runs this neuron on ``x`` (raises if a named one cannot)."""
+        reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
+        if reason is None:
+            for name in ("threshold", "graded_spikes_factor", "beta"):
+                p = getattr(self, name, None)
+                if isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype:
+                    reason = f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
+        op = self.fused_op or type(self).__name__.lower()
+        return _dispatch.select_backend(op, self.backend, x.device, x.dtype, reason)
+
     def config(self) -> NeuronConfig:
         """The static options the step functions read."""
         quant = self.state_quant if callable(self.state_quant) else None
@@ -134,6 +178,24 @@ class SpikingNeuron(nn.Module):
 
     def _step(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
         raise NotImplementedError
+
+    def _scan(
+        self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...] | None, tuple[Tensor, ...]]:
+        """All steps of ``x_seq [T, ...]``: ``(spk_seq, state sequences or None, final states)``.
+
+        The default runs ``_step`` T times (so multi-step equals single-step by construction);
+        neurons with a fused kernel override it.
+        """
+        spikes: list[Tensor] = []
+        seqs: list[list[Tensor]] = [[] for _ in states]
+        for x in x_seq:
+            spk, states = self._step(x, states)
+            spikes.append(spk)
+            for seq, value in zip(seqs, states):
+                seq.append(value)
+        stacked = tuple(torch.stack(seq) for seq in seqs) if need_seqs else None
+        return torch.stack(spikes), stacked, tuple(states)
 
     def _outputs(self, spk: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         """What a call returns besides init_hidden's bare spikes: ``(spk, *states)``."""
@@ -168,7 +230,16 @@ class SpikingNeuron(nn.Module):
 
     def _stateful_forward(self, input_: Tensor, given: tuple[Tensor | None, ...]):
         self._check_input(input_)
-        shape = self.state_shape(input_)
+        multi = self._step_mode == "multi"
+        if multi:
+            if input_.dim() < 1 or input_.shape[0] == 0:
+                raise ValueError(
+                    f"{type(self).__name__}: step_mode='multi' takes a time-major input "
+                    f"[T, ...] with T >= 1, got shape {tuple(input_.shape)}"
+                )
+            shape = self.state_shape(input_[0])
+        else:
+            shape = self.state_shape(input_)
         if any(g is not None for g in given):
             if self.init_hidden:
                 names = ", ".join(f"`{n}`" for n in self.state_names)
@@ -187,13 +258,18 @@ class SpikingNeuron(nn.Module):
                 # Never run, reset, or a new batch size: start from zero (documented).
                 current = input_.new_zeros(shape)
             states.append(current)
-        spk, new = self._step(input_, tuple(states))
+        spikes_only = self.init_hidden and not self.output
+        if multi:
+            spk, seqs, new = self._scan(input_, tuple(states), not spikes_only)
+        else:
+            spk, new = self._step(input_, tuple(states))
+            seqs = new
         self._check_not_broadcast(new, shape)
         for name, value in zip(self.state_names, new):
             setattr(self, name, value)
-        if self.init_hidden and not self.output:
+        if spikes_only:
             return spk
-        return self._outputs(spk, new)
+        return self._outputs(spk, seqs)
 
     def _check_not_broadcast(self, new: tuple[Tensor, ...], shape: torch.Size) -> None:
         """Per-neuron parameters must fit the input, never silently widen it."""
@@ -258,7 +334,12 @@ class SpikingNeuron(nn.Module):
             setattr(self, name, getattr(self, name).detach())
 
     def extra_repr(self) -> str:
-        return f"reset_mechanism={self.reset_mechanism!r}, init_hidden={self.init_hidden}"
+        text = f"reset_mechanism={self.reset_mechanism!r}, init_hidden={self.init_hidden}"
+        if self._step_mode != "single":
+            text += f", step_mode={self._step_mode!r}"
+        if self._backend != "auto":
+            text += f", backend={self._backend!r}"
+        return text
 
 
 class LIF(SpikingNeuron):

@@ -6,7 +6,8 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.leaky.reference import leaky_step
+from ..ops.leaky.op import leaky_scan_fused, leaky_step_fused
+from ..ops.leaky.reference import leaky_scan, leaky_step
 from ._base import LIF
 
 __all__ = ["Leaky", "LeakyState"]
@@ -20,7 +21,9 @@ class Leaky(LIF):
     """First-order LIF: ``U_t = β U_{t-1} + X_t − R_t θ``, ``S_t = H(U_t − θ)·g``.
 
     Same constructor, call and returns as ``snntorch.Leaky``: ``lif(x, mem) -> (spk, mem)``,
-    or ``spk`` alone when ``init_hidden=True`` and ``output=False``.
+    or ``spk`` alone when ``init_hidden=True`` and ``output=False``. With
+    ``step_mode="multi"`` a call maps ``x_seq [T, B, ...]`` to ``(spk_seq, mem_seq)``, both
+    ``[T, B, ...]``, through one fused kernel (``backend`` picks it; see ``ops._dispatch``).
 
     Example::
 
@@ -34,6 +37,7 @@ class Leaky(LIF):
 
     state_names = ("mem",)
     State = LeakyState
+    fused_op = "leaky"
 
     def __init__(
         self,
@@ -51,6 +55,9 @@ class Leaky(LIF):
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
         reset_delay: bool = True,
+        *,
+        step_mode: str = "single",
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             beta,
@@ -67,16 +74,32 @@ class Leaky(LIF):
             graded_spikes_factor=graded_spikes_factor,
             learn_graded_spikes_factor=learn_graded_spikes_factor,
             reset_delay=reset_delay,
+            step_mode=step_mode,
+            backend=backend,
         )
 
     def forward(self, input_: Tensor, mem: Tensor | None = None):
         return self._stateful_forward(input_, (mem,))
 
     def _step(self, x: Tensor, states: tuple[Tensor, ...]):
-        spk, mem = leaky_step(
-            x, states[0], self.beta, self.threshold, self.graded_spikes_factor, self.config()
-        )
+        cfg = self.config()
+        args = (x, states[0], self.beta, self.threshold, self.graded_spikes_factor, cfg)
+        backend = self.select_backend(x, cfg)
+        if backend == "reference":
+            spk, mem = leaky_step(*args)
+        else:
+            spk, mem = leaky_step_fused(*args, backend)
         return spk, (mem,)
+
+    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
+        cfg = self.config()
+        args = (x_seq, states[0], self.beta, self.threshold, self.graded_spikes_factor, cfg)
+        backend = self.select_backend(x_seq, cfg)
+        if backend == "reference":
+            spk, mem_seq = leaky_scan(*args)
+            return spk, (mem_seq,), (mem_seq[-1],)
+        spk, mem_seq, mem = leaky_scan_fused(*args, backend, need_mem_seq=need_seqs)
+        return spk, (mem_seq,) if need_seqs else None, (mem,)
 
     def init_leaky(self) -> Tensor:
         """Deprecated snnTorch alias of ``reset_mem()``."""

@@ -1,0 +1,300 @@
+"""The fused Leaky recurrence as ``torch.library`` ops: ``spikeforge::leaky_fwd`` runs all
+T steps, ``spikeforge::leaky_bwd`` is its hand-written BPTT (reverse time), wired together
+with ``register_autograd``; both have fake (meta) implementations so ``torch.compile``
+traces through them without graph breaks.
+
+Backward, with ``V_t`` the pre-reset membrane (``= U_t`` when ``reset_delay``),
+``σ'_t = surrogate'(V_t − θ)``, ``R_t = H(U_{t−1} − θ)`` and ``c_t = ∂L/∂U_t`` carried back
+in time::
+
+    ∂L/∂V_t = c_t ∂U_t/∂V_t + g σ'_t ∂L/∂S_t          (∂U_t/∂V_t = 1 when reset_delay)
+    ∂L/∂X_t = ∂L/∂V_t
+    c_{t−1} = ∂L/∂U_{t−1} (direct) + β (1 − R_t)^{[zero]} ∂L/∂V_t
+    ∂L/∂β  += ∂L/∂V_t (1 − R_t)^{[zero]} U_{t−1},   ∂L/∂θ −= R_t ∂L/∂V_t [subtract] + g σ'_t ∂L/∂S_t
+    ∂L/∂g  += H(V_t − θ) ∂L/∂S_t
+
+Only the membrane sequence (plus the pre-reset one when ``reset_delay=False``) is saved:
+spikes and reset signals are recomputed from it. Large CPU outputs come from the buffer
+pool (``ops._buffers``). An input constant over time (stride 0 on the time axis, e.g.
+``cur.expand(T, ...)``) is read once per step without being materialised, and its
+gradient is summed over time inside the kernel (the expanded view itself then sees that
+sum spread evenly over the steps, which is exact for the tensor it was expanded from).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import _dispatch
+from .._buffers import pooled_empty
+from ..config import NeuronConfig
+
+__all__ = ["RESET_CODES", "leaky_scan_fused", "leaky_step_fused"]
+
+RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
+
+_dispatch.register_standard_backends("leaky")
+
+
+# -- the two ops ---------------------------------------------------------------------------
+
+
+def _fwd_shapes(x: Tensor, store: bool, reset_delay: bool) -> tuple[tuple[int, int], ...]:
+    T, N = x.shape
+    return (T, N), (T if store else 1, N), (T if store and not reset_delay else 0, N)
+
+
+def _rows(t: Tensor) -> Tensor:
+    """A ``[T, N]`` tensor as ``[1, N]`` if it is constant over time (stride 0), else contiguous."""
+    if t.shape[0] > 1 and t.stride(0) == 0:
+        return t[:1].contiguous()
+    return t.contiguous()
+
+
+@torch.library.custom_op("spikeforge::leaky_fwd", mutates_args=())
+def leaky_fwd(
+    x: Tensor,
+    mem0: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    graded: Tensor,
+    reset: int,
+    reset_delay: bool,
+    store: bool,
+    surrogate: str,
+    sg_p0: float,
+    sg_p1: float,
+    backend: str,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """x [T, N], mem0 [N], beta/threshold/graded [1] or [N] -> (spk [T, N], mem_seq
+    [T, N] (or [1, N] holding the final state when not ``store``), v_pre [T, N] or [0, N])."""
+    shapes = _fwd_shapes(x, store, reset_delay)
+    spk, useq, vpre = (pooled_empty(s, x.dtype, x.device) for s in shapes)
+    xr = _rows(x)
+    args = (xr, mem0.contiguous(), beta.contiguous(), threshold.contiguous(), graded.contiguous())
+    if backend == "cpu":
+        from . import cpu
+
+        arrays = [a.detach().numpy() for a in (*args, spk, useq, vpre)]
+        consts = cpu.surrogate_constants("disabled", (), arrays[0].dtype)
+        cpu.leaky_forward(*arrays[:5], consts, reset, reset_delay, store, *arrays[5:])
+    elif backend == "triton":
+        from . import triton as triton_kernels
+
+        triton_kernels.forward(*args, reset, reset_delay, store, spk, useq, vpre)
+    else:
+        from . import fallback
+
+        with torch.no_grad():
+            fallback.forward(*args, reset, reset_delay, store, spk, useq, vpre)
+    return spk, useq, vpre
+
+
+@leaky_fwd.register_fake
+def _(x, mem0, beta, threshold, graded, reset, reset_delay, store, surrogate, p0, p1, backend):
+    return tuple(x.new_empty(s) for s in _fwd_shapes(x, store, reset_delay))
+
+
+@torch.library.custom_op("spikeforge::leaky_bwd", mutates_args=())
+def leaky_bwd(
+    grad_spk: Tensor | None,
+    grad_mem: Tensor | None,
+    mem_seq: Tensor,
+    v_pre: Tensor,
+    mem0: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    graded: Tensor,
+    x_steps: int,
+    reset: int,
+    reset_delay: bool,
+    surrogate: str,
+    sg_p0: float,
+    sg_p1: float,
+    need_mem0: bool,
+    need_beta: bool,
+    need_threshold: bool,
+    need_graded: bool,
+    backend: str,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients (x [x_steps, N], mem0 [N], and per-neuron sums [N] for beta, threshold,
+    graded); a gradient not asked for comes back with 0 rows."""
+    N = mem_seq.shape[1]
+    dt, dev = mem_seq.dtype, mem_seq.device
+    gx = pooled_empty((x_steps, N), dt, dev)
+    gu0, gb, gth, gg = (
+        torch.empty((N if need else 0,), dtype=dt, device=dev)
+        for need in (need_mem0, need_beta, need_threshold, need_graded)
+    )
+    gs = _rows(grad_spk) if grad_spk is not None else mem_seq.new_empty((0, N))
+    gu = grad_mem.contiguous() if grad_mem is not None else mem_seq.new_empty((0, N))
+    params = (mem0.contiguous(), beta.contiguous(), threshold.contiguous(), graded.contiguous())
+    outs = (gx, gu0, gb, gth, gg)
+    if backend == "cpu":
+        from . import cpu
+
+        arrays = [a.detach().numpy() for a in (gs, gu, mem_seq, v_pre, *params)]
+        consts = cpu.surrogate_constants(surrogate, (sg_p0, sg_p1), arrays[2].dtype)
+        kind = cpu.SURROGATE_IDS[surrogate]
+        cpu.leaky_backward(
+            *arrays, consts, kind, reset, reset_delay, *(o.detach().numpy() for o in outs)
+        )
+    elif backend == "triton":
+        from . import triton as triton_kernels
+
+        triton_kernels.backward(
+            gs, gu, mem_seq, v_pre, *params, surrogate, (sg_p0, sg_p1), reset, reset_delay, *outs
+        )
+    else:
+        from . import fallback
+
+        spike = fallback.surrogate_from(surrogate, (sg_p0, sg_p1))
+        with torch.no_grad():
+            fallback.backward(
+                gs, gu, mem_seq, v_pre, *params, spike, reset, reset_delay, *outs
+            )  # fmt: skip
+    return outs
+
+
+@leaky_bwd.register_fake
+def _(gs, gu, mem_seq, v_pre, mem0, beta, thr, graded, x_steps, *rest):
+    need_mem0, need_beta, need_threshold, need_graded = rest[5:9]
+    N = mem_seq.shape[1]
+    outs = [mem_seq.new_empty((x_steps, N))]
+    for need in (need_mem0, need_beta, need_threshold, need_graded):
+        outs.append(mem_seq.new_empty((N if need else 0,)))
+    return tuple(outs)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    x, mem0, beta, thr, graded, reset, delay, store, kind, p0, p1, backend = inputs
+    _, useq, vpre = output
+    ctx.set_materialize_grads(False)
+    ctx.save_for_backward(useq, vpre, mem0, beta, thr, graded)
+    ctx.x_shape = x.shape
+    ctx.x_broadcast = x.shape[0] > 1 and x.stride(0) == 0
+    ctx.store = store
+    ctx.static = (reset, delay, kind, p0, p1)
+    ctx.backend = backend
+
+
+def _backward(ctx, grad_spk, grad_mem, _grad_vpre):
+    useq, vpre, mem0, beta, thr, graded = ctx.saved_tensors
+    T = ctx.x_shape[0]
+    if not ctx.store and T > 1:
+        raise RuntimeError(
+            "spikeforge::leaky_fwd ran with store=False: it cannot be differentiated"
+        )
+    reset, delay, kind, p0, p1 = ctx.static
+    needs = ctx.needs_input_grad
+    gx, gu0, gb, gth, gg = torch.ops.spikeforge.leaky_bwd(
+        grad_spk, grad_mem, useq, vpre, mem0, beta, thr, graded,
+        1 if ctx.x_broadcast else T, reset, delay, kind, p0, p1,
+        needs[1], needs[2], needs[3], needs[4], ctx.backend,
+    )  # fmt: skip
+    if ctx.x_broadcast:
+        # x is a stride-0 view over time (expand/broadcast), whose backward sums over time:
+        # hand back the time-summed gradient spread evenly, without materialising [T, N].
+        gx = (gx / T).expand(ctx.x_shape)
+
+    def param_grad(grad: Tensor, param: Tensor, need: bool) -> Tensor | None:
+        if not need:
+            return None
+        return grad.sum().reshape(1) if param.shape[0] == 1 else grad
+
+    return (
+        gx if needs[0] else None,
+        gu0 if needs[1] else None,
+        param_grad(gb, beta, needs[2]),
+        param_grad(gth, thr, needs[3]),
+        param_grad(gg, graded, needs[4]),
+        *([None] * 7),
+    )
+
+
+leaky_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+# -- the Python entry points the neurons call -------------------------------------------------
+
+
+def _flat_param(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
+    """A neuron parameter as ``[1]`` (shared) or ``[N]`` (one per neuron)."""
+    if p.dtype != dtype:
+        p = p.to(dtype)
+    if p.numel() == 1:
+        return p.reshape(1)
+    if torch.broadcast_shapes(p.shape, shape) != shape:
+        raise ValueError(
+            f"{name} of shape {tuple(p.shape)} does not broadcast to the state {tuple(shape)}"
+        )
+    return p.expand(shape).reshape(n)
+
+
+def _surrogate_args(cfg: NeuronConfig) -> tuple[str, float, float]:
+    params = (*cfg.spike_fn.params(), 0.0, 0.0)
+    return cfg.spike_fn.kind, params[0], params[1]
+
+
+def _op_args(
+    mem: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor, cfg: NeuronConfig
+) -> tuple:
+    shape, n, dtype = mem.shape, mem.numel(), mem.dtype
+    return (
+        mem.reshape(n),
+        _flat_param("beta", beta.clamp(0, 1), shape, n, dtype),
+        _flat_param("threshold", threshold, shape, n, dtype),
+        _flat_param("graded_spikes_factor", graded, shape, n, dtype),
+        RESET_CODES[cfg.reset],
+        cfg.reset_delay,
+    )
+
+
+def leaky_scan_fused(
+    x_seq: Tensor,
+    mem: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    graded: Tensor,
+    cfg: NeuronConfig,
+    backend: str,
+    need_mem_seq: bool = True,
+) -> tuple[Tensor, Tensor | None, Tensor]:
+    """All T steps of ``x_seq [T, *S]`` from ``mem [*S]``: ``(spk [T, *S], mem_seq [T, *S] or
+    None, final mem [*S])``. Same numbers as ``reference.leaky_scan``."""
+    T, shape = x_seq.shape[0], mem.shape
+    mem0, b, th, g, reset, delay = _op_args(mem, beta, threshold, graded, cfg)
+    store = (
+        need_mem_seq
+        or T == 1
+        or (torch.is_grad_enabled() and any(t.requires_grad for t in (x_seq, mem0, b, th, g)))
+    )
+    spk, useq, _ = torch.ops.spikeforge.leaky_fwd(
+        x_seq.reshape(T, mem0.shape[0]), mem0, b, th, g, reset, delay, store,
+        *_surrogate_args(cfg), backend,
+    )  # fmt: skip
+    final = useq[-1].reshape(shape)
+    if store and T > 1:
+        final = final.clone()  # do not keep the whole sequence alive through the state
+    mem_seq = useq.view(T, *shape) if need_mem_seq else None
+    return spk.view(T, *shape), mem_seq, final
+
+
+def leaky_step_fused(
+    x: Tensor,
+    mem: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    graded: Tensor,
+    cfg: NeuronConfig,
+    backend: str,
+) -> tuple[Tensor, Tensor]:
+    """One step (one op forward, one op backward): ``(X_t, U_{t−1}) -> (S_t, U_t)``."""
+    shape = mem.shape
+    mem0, b, th, g, reset, delay = _op_args(mem, beta, threshold, graded, cfg)
+    spk, useq, _ = torch.ops.spikeforge.leaky_fwd(
+        x.reshape(1, mem0.shape[0]), mem0, b, th, g, reset, delay, True,
+        *_surrogate_args(cfg), backend,
+    )  # fmt: skip
+    return spk.view(shape), useq.view(shape)
