@@ -277,10 +277,24 @@ def latency(
 
 
 # ---------------------------------------------------------------------------- delta
+def _check_delta_threshold(threshold: object) -> None:
+    """A change size: a real number (or tensor) >= 0; negative would fire on falls too."""
+    if isinstance(threshold, Tensor):
+        if threshold.dtype == torch.bool:
+            raise TypeError(f"`threshold` must be a real number >= 0, got {threshold!r}")
+        if threshold.numel() and not bool((threshold >= 0).all()):
+            raise ValueError(f"`threshold` must be >= 0 (a change size), got {threshold.tolist()}")
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"`threshold` must be a real number >= 0, got {threshold!r}")
+    if not threshold >= 0:
+        raise ValueError(f"`threshold` must be >= 0 (a change size), got {threshold}")
+
+
 def delta(
     data: Tensor, threshold: float = 0.1, padding: bool = False, off_spike: bool = False
 ) -> Tensor:
-    """Delta modulation along dim 0: spike where ``x[t] − x[t−1] >= threshold``.
+    """Delta modulation along dim 0: spike where ``x[t] − x[t−1] >= threshold`` (``>= 0``).
 
     ``x[−1]`` is 0 (``padding=False``) or ``x[0]`` (``padding=True``, so step 0 never
     fires). With ``off_spike`` a fall of ``>= threshold`` gives ``−1``. Same shape as ``data``.
@@ -288,6 +302,7 @@ def delta(
     data = _require_tensor("data", data)
     if data.dim() == 0:
         raise ValueError("`data` needs a time axis (dim 0), got a 0-d tensor")
+    _check_delta_threshold(threshold)
     if data.shape[0] == 0:
         return data.to(_float_dtype(data))
     first = data[:1] if padding else torch.zeros_like(data[:1])
@@ -412,6 +427,8 @@ def targets_rate(
             f"`correct_rate` ({correct_rate}) must be >= `incorrect_rate` ({incorrect_rate})"
         )
     _check_pattern(firing_pattern)
+    if _steps_given(num_steps):
+        _require_num_steps(num_steps)
     one_hot = to_one_hot(targets, num_classes)
     if correct_rate == 1 and incorrect_rate == 0 and first_spike_time == 0:
         return torch.where(one_hot.bool(), on_target, off_target).to(one_hot.dtype)

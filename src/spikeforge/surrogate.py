@@ -68,11 +68,23 @@ class _SpikeFunction(torch.autograd.Function):
         return ctx.surrogate.backward(x, grad_output), None
 
 
-def _require_positive(name: str, value: float, cls: str) -> None:
+def _require_real(name: str, value: float, cls: str) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{cls}: {name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{cls}: {name} must be finite, got {value}")
+
+
+def _require_positive(name: str, value: float, cls: str) -> None:
+    _require_real(name, value, cls)
     if not value > 0:
         raise ValueError(f"{cls}: {name} must be > 0, got {value}")
+
+
+def _require_non_negative(name: str, value: float, cls: str) -> None:
+    _require_real(name, value, cls)
+    if value < 0:
+        raise ValueError(f"{cls}: {name} must be >= 0, got {value}")
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,9 @@ class Triangular(Surrogate):
     threshold: float = 1.0
     kind: ClassVar[str] = "triangular"
 
+    def __post_init__(self) -> None:
+        _require_positive("threshold", self.threshold, "Triangular")
+
     def grad(self, x: Tensor) -> Tensor:
         return torch.where(x >= 0, -self.threshold, self.threshold).to(x.dtype)
 
@@ -187,6 +202,7 @@ class SpikeRateEscape(Surrogate):
     kind: ClassVar[str] = "spike_rate_escape"
 
     def __post_init__(self) -> None:
+        _require_non_negative("beta", self.beta, "SpikeRateEscape")
         _require_positive("slope", self.slope, "SpikeRateEscape")
 
     def grad(self, x: Tensor) -> Tensor:
@@ -200,6 +216,10 @@ class StochasticSpikeOperator(Surrogate):
     mean: float = 0.0
     variance: float = 0.2
     kind: ClassVar[str] = "sso"
+
+    def __post_init__(self) -> None:
+        _require_real("mean", self.mean, "StochasticSpikeOperator")
+        _require_non_negative("variance", self.variance, "StochasticSpikeOperator")
 
     def grad(self, x: Tensor) -> Tensor:
         noise = (torch.rand_like(x) - 0.5 + self.mean) * self.variance
@@ -230,6 +250,7 @@ class SparseFastSigmoid(Surrogate):
 
     def __post_init__(self) -> None:
         _require_positive("slope", self.slope, "SparseFastSigmoid")
+        _require_real("B", self.B, "SparseFastSigmoid")
 
     def grad(self, x: Tensor) -> Tensor:
         return (x > self.B).to(x.dtype) / (self.slope * x.abs() + 1.0) ** 2
