@@ -122,7 +122,7 @@ def _recurrent_node(module: SpikingNeuron, shape: tuple[int, ...], dt: float):
         "output": nir.Output(output_type={"output": np.array(shape)}),
     }
     edges = [("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")]
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(cell.metadata), type_check=False)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(cell.metadata))
 
 
 def _pool_args(module: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -292,7 +292,8 @@ def _getitem_sources(node: torch.fx.Node, sources, modules: dict[str, nn.Module]
 def export_to_nir(
     net: nn.Module, sample_data: Tensor, dt: float = DEFAULT_DT, model_name: str = "spikeforge"
 ):
-    """A ``nir.NIRGraph`` of ``net``; ``sample_data`` is one time step's input ``[B, ...]``.
+    """A ``nir.NIRGraph`` of ``net``; ``sample_data`` is one time step's input ``[B, ...]``
+    (or a sequence ``[T, B, ...]`` when the neurons use ``step_mode="multi"``).
 
     See the module docstring for the mapping and the discretisation. Example::
 
@@ -315,7 +316,7 @@ def export_to_nir(
     lead = 2 if multi else 1  # [T, B, ...] in multi-step mode, [B, ...] otherwise
     if sample_data.dim() <= lead:
         raise ValueError(
-            f"sample_data needs {'[T, B, ...]' if multi else '[B, ...]'} , got shape "
+            f"sample_data needs {'[T, B, ...]' if multi else '[B, ...]'}, got shape "
             f"{tuple(sample_data.shape)}"
         )
     steps, out_shape = _trace(net, sample_data, lead)
@@ -336,4 +337,4 @@ def export_to_nir(
         "spikeforge.step_mode": "multi" if multi else "single",
         "spikeforge.model_name": model_name,
     }
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)  # type-checked by nir
