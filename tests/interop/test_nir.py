@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import spikeforge as snn
@@ -349,3 +353,25 @@ def test_hand_built_conv1d_and_scale_graph():
     scale = nir.Scale(scale=np.array([[2.0] * 5]))
     net = snn.import_from_nir(_chain_graph(conv, scale, shape=(2, 5), out_shape=(1, 5)))
     assert net(torch.ones(1, 2, 5)).tolist() == [[[8.0, 12.0, 12.0, 12.0, 8.0]]]
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    beta=st.floats(0.0, 1.0),
+    alpha=st.floats(0.0, 1.0),
+    threshold=st.floats(0.1, 2.0),
+    reset=st.sampled_from(["subtract", "zero", "none"]),
+    delay=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_round_trip_is_exact_for_any_parameters(beta, alpha, threshold, reset, delay, seed):
+    torch.manual_seed(seed)
+    opts = {"threshold": threshold, "reset_mechanism": reset, "reset_delay": delay}
+    net = nn.Sequential(
+        nn.Linear(3, 4), snn.Leaky(beta=beta, init_hidden=True, **opts),
+        nn.Linear(4, 3), snn.Synaptic(alpha=alpha, beta=beta, init_hidden=True, **opts),
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        again = _round_trip(net, torch.zeros(1, 3), Path(folder))
+    xs = torch.rand(12, 2, 3) * 3
+    _assert_same_outputs(_drive(net, xs), _drive(again, xs))
