@@ -57,6 +57,7 @@ def main(argv=None) -> dict:
         model = net
     started = time.perf_counter()
     train_bptt(model, data, args)
+    trained = time.perf_counter() - started
     gen = torch.Generator().manual_seed(args.seed + 1)
     accuracy = evaluate(
         lambda s: net(s)[0].sum(0).argmax(-1),
@@ -64,7 +65,7 @@ def main(argv=None) -> dict:
         data[3],
         lambda xb: rate_code(xb, args.steps, gen),
     )
-    return report(args.rule, accuracy, args, started)
+    return report(args.rule, accuracy, args, trained)
 
 
 if __name__ == "__main__":

@@ -66,17 +66,19 @@ def main(argv=None) -> dict:
     if args.rule == "spike_time":
         timed = OutputTimes(net)
         train_bptt(timed, data, args, loss_fn=ce_time_loss, encode=encode)
+        trained = time.perf_counter() - started
 
         def predict(s):
             return timed(s)[0].argmin(-1)
     else:
         train_bptt(net, data, args, loss_fn=SF.ce_temporal_loss(), encode=encode)
+        trained = time.perf_counter() - started
 
         def predict(s):
             return first_to_fire(net(s)[0])
 
     accuracy = evaluate(predict, data[2], data[3], encode)
-    return report(args.rule, accuracy, args, started)
+    return report(args.rule, accuracy, args, trained)
 
 
 if __name__ == "__main__":
