@@ -4,7 +4,16 @@
 nothing heavy (no triton, numba, matplotlib or nir).
 """
 
-from . import backprop, functional, spikegen, spikeplot, surrogate, utils
+from . import (
+    backprop,
+    functional,
+    learning,
+    quantization,
+    spikegen,
+    spikeplot,
+    surrogate,
+    utils,
+)
 from .neurons import (
     IAF,
     LIF,
@@ -41,6 +50,8 @@ __all__ = [
     "export_to_nir",
     "functional",
     "import_from_nir",
+    "learning",
+    "quantization",
     "spikegen",
     "spikeplot",
     "surrogate",
