@@ -52,7 +52,7 @@ class ConvSNN(nn.Module):
         cur2 = over_time(lambda s: F.max_pool2d(self.conv2(s), 2), spk1)
         spk2, _ = self.lif2(cur2)  # [T, B, 64, 4, 4]
         spk3, mem3 = self.lif3(self.fc1(spk2.flatten(2)))  # [T, B, 10]
-        self.spike_count = spk1.sum() + spk2.sum() + spk3.sum()
+        self.spike_count = (spk1.sum() + spk2.sum() + spk3.sum()).detach()
         return spk3, mem3
 
 
