@@ -48,7 +48,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--sigma", type=float, default=None)
     parser.set_defaults(hidden=0, batch=64, steps=8, lr=None)
     args = parser.parse_args(argv)
-    defaults = {"node": (0.5, 0.1), "weight": (0.02, 0.01), "bptt": (2e-3, None)}
+    defaults = {"node": (2.0, 0.3), "weight": (0.1, 0.01), "bptt": (2e-3, None)}
     lr, sigma = defaults[args.rule]
     args.lr = args.lr if args.lr is not None else lr
     args.sigma = args.sigma if args.sigma is not None else sigma
