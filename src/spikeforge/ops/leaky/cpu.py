@@ -13,31 +13,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+
 BLOCK = 512
-SURROGATE_IDS = {
-    "atan": 0,
-    "fast_sigmoid": 1,
-    "sigmoid": 2,
-    "straight_through": 3,
-    "triangular": 4,
-    "heaviside": 5,
-    "spike_rate_escape": 6,
-    "lso": 7,
-    "sfs": 8,
-    "disabled": 9,
-}
-
-
-def surrogate_constants(kind: str, params: tuple[float, ...], dtype: np.dtype) -> np.ndarray:
-    """``[0, 1, c0, c1]`` in the kernel's dtype, so no arithmetic is promoted to float64."""
-    c0, c1 = 0.0, 0.0
-    if kind == "atan":
-        c0, c1 = params[0] / 2, math.pi / 2 * params[0]
-    elif kind == "spike_rate_escape" or kind == "sfs":
-        c0, c1 = params[0], params[1]
-    elif params:
-        c0 = params[0]
-    return np.array([0.0, 1.0, c0, c1], dtype=dtype)
+__all__ = ["SURROGATE_IDS", "leaky_backward", "leaky_forward", "surrogate_constants"]
 
 
 @njit(cache=True, inline="always")
@@ -87,6 +66,55 @@ def _block_param(p, j0, n):  # pragma: no cover - compiled
     return p[j0 : j0 + n].copy()
 
 
+@njit(cache=True, inline="always")
+def _forward_row(reset, delay, u, b, th, g, xr, sr, vr, zero, one):  # pragma: no cover
+    """One time step for a block: ``u`` (state) in place, spikes into ``sr``, and the
+    pre-reset membrane into ``vr`` when ``not delay``. One branch-free loop per mode."""
+    n = u.shape[0]
+    if delay:
+        if reset == 0:
+            for k in range(n):
+                up, t_ = u[k], th[k]
+                v = b[k] * up + xr[k] - (t_ if up > t_ else zero)
+                sr[k] = g[k] if v > t_ else zero
+                u[k] = v
+        elif reset == 1:
+            for k in range(n):
+                up, t_ = u[k], th[k]
+                v = b[k] * (zero if up > t_ else up) + xr[k]
+                sr[k] = g[k] if v > t_ else zero
+                u[k] = v
+        else:
+            for k in range(n):
+                v = b[k] * u[k] + xr[k]
+                sr[k] = g[k] if v > th[k] else zero
+                u[k] = v
+    elif reset == 0:
+        for k in range(n):
+            up, t_ = u[k], th[k]
+            fired = up > t_
+            v = b[k] * up + xr[k] - (t_ if fired else zero)
+            h = v > t_
+            sr[k] = g[k] if h else zero
+            vr[k] = v
+            u[k] = v - ((one if h else zero) - (one if fired else zero)) * t_
+    elif reset == 1:
+        for k in range(n):
+            up, t_ = u[k], th[k]
+            fired = up > t_
+            v = b[k] * (zero if fired else up) + xr[k]
+            h = v > t_
+            sr[k] = g[k] if h else zero
+            vr[k] = v
+            u[k] = v - ((one if h else zero) - (one if fired else zero)) * v
+    else:
+        for k in range(n):
+            v = b[k] * u[k] + xr[k]
+            sr[k] = g[k] if v > th[k] else zero
+            vr[k] = v
+            u[k] = v
+
+
 @njit(parallel=True, cache=True)
 def leaky_forward(
     x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
@@ -98,45 +126,84 @@ def leaky_forward(
     """
     T, N = spk.shape
     tx = 1 if x.shape[0] > 1 else 0
+    keep_v = store and not delay
     zero, one = consts[0], consts[1]
     nblocks = (N + BLOCK - 1) // BLOCK
     for blk in prange(nblocks):
         j0 = blk * BLOCK
         n = min(BLOCK, N - j0)
         u = u0[j0 : j0 + n].copy()
+        scratch = np.empty(n, dtype=u.dtype)
         b = _block_param(beta, j0, n)
         th = _block_param(thr, j0, n)
         g = _block_param(graded, j0, n)
         for t in range(T):
-            xr = x[t * tx, j0 : j0 + n]
-            sr = spk[t, j0 : j0 + n]
-            for k in range(n):
-                up = u[k]
-                fired = up > th[k]
-                if reset == 0:
-                    v = b[k] * up + xr[k] - (th[k] if fired else zero)
-                elif reset == 1:
-                    v = b[k] * (zero if fired else up) + xr[k]
-                else:
-                    v = b[k] * up + xr[k]
-                h = v > th[k]
-                sr[k] = g[k] if h else zero
-                if delay:
-                    u[k] = v
-                else:
-                    d = (one if h else zero) - (one if fired else zero)
-                    if reset == 0:
-                        u[k] = v - d * th[k]
-                    elif reset == 1:
-                        u[k] = v - d * v
-                    else:
-                        u[k] = v
-                    if store:
-                        vpre[t, j0 + k] = v
+            vr = vpre[t, j0 : j0 + n] if keep_v else scratch
+            _forward_row(
+                reset, delay, u, b, th, g, x[t * tx, j0 : j0 + n], spk[t, j0 : j0 + n], vr,
+                zero, one,
+            )  # fmt: skip
             if store:
                 useq[t, j0 : j0 + n] = u
         if not store:
             useq[0, j0 : j0 + n] = u
+
+
+@njit(cache=True, inline="always")
+def _backward_row(
+    reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th, acc_g, zero, one
+):  # pragma: no cover
+    """One reverse step for a block: ``carry`` = ∂L/∂U_t in, ∂L/∂U_{t−1} out; ∂L/∂V_t into
+    ``gvr``; parameter gradients accumulated. ``z = V_t − θ``, ``sg = σ'(z)``."""
+    n = carry.shape[0]
+    if delay or reset == 2:
+        for k in range(n):
+            gss = gsr[k] * g[k] * sg[k]
+            gv = carry[k] + gur[k] + gss
+            up, t_ = ur[k], th[k]
+            fired = up > t_
+            gvr[k] = gv
+            acc_g[k] += gsr[k] if z[k] > zero else zero
+            if reset == 1:
+                acc_b[k] += zero if fired else gv * up
+                carry[k] = zero if fired else b[k] * gv
+                acc_th[k] += -gss
+            elif reset == 0:
+                acc_b[k] += gv * up
+                carry[k] = b[k] * gv
+                acc_th[k] += -gss - (gv if fired else zero)
+            else:
+                acc_b[k] += gv * up
+                carry[k] = b[k] * gv
+                acc_th[k] += -gss
+    elif reset == 0:
+        for k in range(n):
+            gss = gsr[k] * g[k] * sg[k]
+            gut = carry[k] + gur[k]
+            up, t_ = ur[k], th[k]
+            fired = up > t_
+            h = z[k] > zero
+            d = (one if h else zero) - (one if fired else zero)
+            gv = gut * (one - t_ * sg[k]) + gss
+            gvr[k] = gv
+            acc_g[k] += gsr[k] if h else zero
+            acc_b[k] += gv * up
+            acc_th[k] += gut * (t_ * sg[k] - d) - gss - (gv if fired else zero)
+            carry[k] = b[k] * gv
+    else:
+        for k in range(n):
+            gss = gsr[k] * g[k] * sg[k]
+            gut = carry[k] + gur[k]
+            up, t_, v = ur[k], th[k], vr[k]
+            fired = up > t_
+            h = z[k] > zero
+            d = (one if h else zero) - (one if fired else zero)
+            gv = gut * (one - d - v * sg[k]) + gss
+            gvr[k] = gv
+            acc_g[k] += gsr[k] if h else zero
+            acc_b[k] += zero if fired else gv * up
+            acc_th[k] += gut * v * sg[k] - gss
+            carry[k] = zero if fired else b[k] * gv
 
 
 @njit(parallel=True, cache=True)
@@ -151,15 +218,10 @@ def leaky_backward(
     """
     T, N = useq.shape
     ts = gs.shape[0]
-    has_gs = ts > 0
     gs_step = 1 if ts > 1 else 0
     has_gu = gu.shape[0] > 0
-    x_full = gx.shape[0] > 1
-    need_u0 = gu0.shape[0] > 0
-    need_b = gb.shape[0] > 0
-    need_th = gth.shape[0] > 0
-    need_g = gg.shape[0] > 0
-    zero, one = consts[0], consts[1]
+    x_full = gx.shape[0] > 1 or T == 1
+    zero = consts[0]
     nblocks = (N + BLOCK - 1) // BLOCK
     for blk in prange(nblocks):
         j0 = blk * BLOCK
@@ -168,10 +230,12 @@ def leaky_backward(
         th = _block_param(thr, j0, n)
         g = _block_param(graded, j0, n)
         carry = np.zeros(n, dtype=u0.dtype)
+        zeros = np.zeros(n, dtype=u0.dtype)
         acc_x = np.zeros(n, dtype=u0.dtype)
         acc_b = np.zeros(n, dtype=u0.dtype)
         acc_th = np.zeros(n, dtype=u0.dtype)
         acc_g = np.zeros(n, dtype=u0.dtype)
+        gv_local = np.empty(n, dtype=u0.dtype)
         z = np.empty(n, dtype=u0.dtype)
         sg = np.empty(n, dtype=u0.dtype)
         for t in range(T - 1, -1, -1):
@@ -180,54 +244,22 @@ def leaky_backward(
             for k in range(n):
                 z[k] = vr[k] - th[k]
             _surrogate_row(kind, consts, z, sg, n)
-            for k in range(n):
-                gut = carry[k]
-                if has_gu:
-                    gut += gu[t, j0 + k]
-                gsk = gs[t * gs_step, j0 + k] if has_gs else zero
-                gss = gsk * g[k] * sg[k]
-                h = z[k] > zero
-                up = ur[k]
-                fired = up > th[k]
-                if delay or reset == 2:
-                    gv = gut + gss
-                    dth = -gss
-                else:
-                    d = (one if h else zero) - (one if fired else zero)
-                    if reset == 0:
-                        gv = gut * (one - th[k] * sg[k]) + gss
-                        dth = gut * (th[k] * sg[k] - d) - gss
-                    else:
-                        gv = gut * (one - d - vr[k] * sg[k]) + gss
-                        dth = gut * vr[k] * sg[k] - gss
-                if need_g and h:
-                    acc_g[k] += gsk
-                if x_full:
-                    gx[t, j0 + k] = gv
-                else:
-                    acc_x[k] += gv
-                if reset == 0:
-                    acc_b[k] += gv * up
-                    if fired:
-                        dth -= gv
-                    carry[k] = b[k] * gv
-                elif reset == 1:
-                    if fired:
-                        carry[k] = zero
-                    else:
-                        acc_b[k] += gv * up
-                        carry[k] = b[k] * gv
-                else:
-                    acc_b[k] += gv * up
-                    carry[k] = b[k] * gv
-                acc_th[k] += dth
+            gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zeros
+            gur = gu[t, j0 : j0 + n] if has_gu else zeros
+            gvr = gx[t, j0 : j0 + n] if x_full else gv_local
+            _backward_row(
+                reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th,
+                acc_g, zero, consts[1],
+            )  # fmt: skip
+            if not x_full:
+                acc_x += gv_local
         if not x_full:
             gx[0, j0 : j0 + n] = acc_x
-        if need_u0:
+        if gu0.shape[0] > 0:
             gu0[j0 : j0 + n] = carry
-        if need_b:
+        if gb.shape[0] > 0:
             gb[j0 : j0 + n] = acc_b
-        if need_th:
+        if gth.shape[0] > 0:
             gth[j0 : j0 + n] = acc_th
-        if need_g:
+        if gg.shape[0] > 0:
             gg[j0 : j0 + n] = acc_g
