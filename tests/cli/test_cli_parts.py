@@ -90,3 +90,18 @@ def test_config_round_trips_and_ignores_unknown_keys():
     config = TrainConfig(model="conv", steps=7, limit=100)
     data = config.to_dict() | {"from_a_newer_version": 1}
     assert TrainConfig.from_dict(data) == config
+
+
+@pytest.mark.parametrize(
+    "neuron", ["leaky", "synaptic", "alpha", "lapicque", "iaf", "rleaky", "rsynaptic"]
+)
+def test_every_neuron_choice_trains_one_step(neuron):
+    torch.manual_seed(0)
+    config = TrainConfig(neuron=neuron, hidden=8, steps=3)
+    net = build_model(config)
+    record = net(torch.rand(4, 1, 28, 28), num_steps=3, static=True)
+    assert [tuple(s.shape) for s in record.spikes] == [(3, 4, 8), (3, 4, 10)]
+    loss = make_loss(config)(record, torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert net.synapses[0][1].weight.grad.abs().sum() > 0  # gradient reaches the first layer
