@@ -61,16 +61,25 @@ def membrane_loss(spk, mem, targets):
     return F.cross_entropy(mem.flatten(0, 1), targets.repeat(steps)) * steps
 
 
+def predict(spk, mem):
+    """Most output spikes; a tie goes to the tied neuron with the largest summed membrane."""
+    counts, membrane = spk.sum(0), mem.sum(0)
+    tied = counts == counts.max(1, keepdim=True).values
+    return torch.where(tied, membrane, torch.full_like(membrane, -torch.inf)).argmax(1)
+
+
 def evaluate(net, images, labels, batch_size=500):
     net.eval()
-    correct = spikes = 0.0
+    correct = correct_first_index = spikes = 0.0
     with torch.no_grad():
         for first in range(0, len(labels), batch_size):
             x, y = images[first : first + batch_size], labels[first : first + batch_size]
-            spk, _ = net(x)
-            correct += float((spk.sum(0).argmax(1) == y).sum())
+            spk, mem = net(x)
+            correct += float((predict(spk, mem) == y).sum())
+            correct_first_index += float((spk.sum(0).argmax(1) == y).sum())
             spikes += float(net.spike_count)
-    return 100.0 * correct / len(labels), spikes / len(labels)
+    n = len(labels)
+    return 100.0 * correct / n, 100.0 * correct_first_index / n, spikes / n
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -110,17 +119,20 @@ def main(argv: list[str] | None = None) -> dict:
         loss.backward()
         optimizer.step()
         if b % 50 == 0:
-            acc = float((spk.sum(0).argmax(1) == train_y[idx]).float().mean())
+            acc = float((predict(spk, mem) == train_y[idx]).float().mean())
             print(
                 f"iteration {b}: loss {loss.item():.3f}, minibatch accuracy {100 * acc:.2f}%",
                 flush=True,
             )
     seconds = time.perf_counter() - start
-    accuracy, spikes = evaluate(net, test_x, test_y)
-    print(f"\ntest accuracy after one epoch ({n_batches} batches): {accuracy:.2f}%")
+    accuracy, first_index, spikes = evaluate(net, test_x, test_y)
+    print(
+        f"\ntest accuracy after one epoch ({n_batches} batches): {accuracy:.2f}% "
+        f"(most spikes, ties by membrane; {first_index:.2f}% if the lowest index wins ties)"
+    )
     print(f"epoch time {seconds:.1f} s; {spikes:.0f} spikes per inference")
     print("snnTorch tutorial 6 (published, T=50): 95.70% at iteration 150")
-    return {"accuracy": accuracy, "seconds": seconds, "spikes": spikes}
+    return {"accuracy": accuracy, "first_index": first_index, "seconds": seconds, "spikes": spikes}
 
 
 if __name__ == "__main__":

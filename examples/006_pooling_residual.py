@@ -106,8 +106,11 @@ def main(argv: list[str] | None = None) -> dict:
     correct = spikes = 0.0
     with torch.no_grad():
         for first in range(0, len(test_y), 500):
-            spk, _ = net(test_x[first : first + 500])
-            correct += float((spk.sum(0).argmax(1) == test_y[first : first + 500]).sum())
+            spk, mem = net(test_x[first : first + 500])
+            counts, membrane = spk.sum(0), mem.sum(0)  # most spikes; ties by membrane
+            tied = counts == counts.max(1, keepdim=True).values
+            pred = torch.where(tied, membrane, torch.full_like(membrane, -torch.inf)).argmax(1)
+            correct += float((pred == test_y[first : first + 500]).sum())
             spikes += net.spike_count
     accuracy = 100.0 * correct / len(test_y)
     print(
