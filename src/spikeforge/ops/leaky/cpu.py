@@ -16,6 +16,7 @@ from numba import njit, prange
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512
+PARALLEL_MIN_ELEMENTS = 1 << 18  # below this, one thread beats waking the pool
 __all__ = ["SURROGATE_IDS", "leaky_backward", "leaky_forward", "surrogate_constants"]
 
 
@@ -115,38 +116,64 @@ def _forward_row(reset, delay, u, b, th, g, xr, sr, vr, zero, one):  # pragma: n
             u[k] = v
 
 
-@njit(parallel=True, cache=True)
-def leaky_forward(
-    x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
-):  # pragma: no cover
+def leaky_forward(x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre):
     """x: [Tx, N] (Tx 1 = same input every step); u0: [N]; beta/thr/graded: [1] or [N].
 
     Writes spk [T, N]; useq [T, N] (store) or [1, N] (final state only); vpre [T, N] the
-    pre-reset membrane when store and not delay.
+    pre-reset membrane when store and not delay. Small problems run on one thread: waking
+    numba's thread pool costs more than they take (milliseconds on a loaded machine).
     """
+    driver = _forward_parallel if _worth_threads(spk.shape) else _forward_serial
+    driver(x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre)
+
+
+def _worth_threads(shape: tuple[int, int]) -> bool:
+    T, N = shape
+    return N > BLOCK and T * N >= PARALLEL_MIN_ELEMENTS
+
+
+@njit(parallel=True, cache=True)
+def _forward_parallel(
+    x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
+):  # pragma: no cover - compiled
+    for blk in prange((spk.shape[1] + BLOCK - 1) // BLOCK):
+        _forward_block(blk, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre)
+
+
+@njit(cache=True)
+def _forward_serial(
+    x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
+):  # pragma: no cover - compiled
+    for blk in range((spk.shape[1] + BLOCK - 1) // BLOCK):
+        _forward_block(blk, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre)
+
+
+@njit(cache=True, inline="always")
+def _forward_block(
+    blk, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
+):  # pragma: no cover - compiled
+    """One block of ``BLOCK`` neurons walks all T steps with its state in local arrays."""
     T, N = spk.shape
     tx = 1 if x.shape[0] > 1 else 0
     keep_v = store and not delay
     zero, one = consts[0], consts[1]
-    nblocks = (N + BLOCK - 1) // BLOCK
-    for blk in prange(nblocks):
-        j0 = blk * BLOCK
-        n = min(BLOCK, N - j0)
-        u = u0[j0 : j0 + n].copy()
-        scratch = np.empty(n, dtype=u.dtype)
-        b = _block_param(beta, j0, n)
-        th = _block_param(thr, j0, n)
-        g = _block_param(graded, j0, n)
-        for t in range(T):
-            vr = vpre[t, j0 : j0 + n] if keep_v else scratch
-            _forward_row(
-                reset, delay, u, b, th, g, x[t * tx, j0 : j0 + n], spk[t, j0 : j0 + n], vr,
-                zero, one,
-            )  # fmt: skip
-            if store:
-                useq[t, j0 : j0 + n] = u
-        if not store:
-            useq[0, j0 : j0 + n] = u
+    j0 = blk * BLOCK
+    n = min(BLOCK, N - j0)
+    u = u0[j0 : j0 + n].copy()
+    scratch = np.empty(n, dtype=u.dtype)
+    b = _block_param(beta, j0, n)
+    th = _block_param(thr, j0, n)
+    g = _block_param(graded, j0, n)
+    for t in range(T):
+        vr = vpre[t, j0 : j0 + n] if keep_v else scratch
+        _forward_row(
+            reset, delay, u, b, th, g, x[t * tx, j0 : j0 + n], spk[t, j0 : j0 + n], vr,
+            zero, one,
+        )  # fmt: skip
+        if store:
+            useq[t, j0 : j0 + n] = u
+    if not store:
+        useq[0, j0 : j0 + n] = u
 
 
 @njit(cache=True, inline="always")
@@ -206,60 +233,102 @@ def _backward_row(
             carry[k] = zero if fired else b[k] * gv
 
 
-@njit(parallel=True, cache=True)
 def leaky_backward(
     gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay, gx, gu0, gb, gth, gg
-):  # pragma: no cover
+):
     """Reverse-time BPTT of ``leaky_forward``.
 
     gs: [Ts, N] upstream grad of spikes (Ts 0 none, 1 same every step, T); gu: [Tu, N]
     upstream grad of the membrane sequence (Tu 0 none, T). Writes gx [Tx, N] (Tx 1: summed
     over time), gu0 [N] or [0]; gb, gth, gg: per-neuron sums [N], or [0] when not needed.
     """
+    driver = _backward_parallel if _worth_threads(useq.shape) else _backward_serial
+    driver(gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay,
+           gx, gu0, gb, gth, gg)  # fmt: skip
+
+
+@njit(parallel=True, cache=True)
+def _backward_parallel(
+    gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay, gx, gu0, gb, gth, gg
+):  # pragma: no cover - compiled
+    for blk in prange((useq.shape[1] + BLOCK - 1) // BLOCK):
+        _backward_block(blk, gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset,
+                        delay, gx, gu0, gb, gth, gg)  # fmt: skip
+
+
+@njit(cache=True)
+def _backward_serial(
+    gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay, gx, gu0, gb, gth, gg
+):  # pragma: no cover - compiled
+    for blk in range((useq.shape[1] + BLOCK - 1) // BLOCK):
+        _backward_block(blk, gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset,
+                        delay, gx, gu0, gb, gth, gg)  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _backward_block(
+    blk,
+    gs,
+    gu,
+    useq,
+    vpre,
+    u0,
+    beta,
+    thr,
+    graded,
+    consts,
+    kind,
+    reset,
+    delay,
+    gx,
+    gu0,
+    gb,
+    gth,
+    gg,
+):  # pragma: no cover - compiled
+    """One block of ``BLOCK`` neurons walks time backwards, accumulating its gradients."""
     T, N = useq.shape
     ts = gs.shape[0]
     gs_step = 1 if ts > 1 else 0
     has_gu = gu.shape[0] > 0
     x_full = gx.shape[0] > 1 or T == 1
     zero = consts[0]
-    nblocks = (N + BLOCK - 1) // BLOCK
-    for blk in prange(nblocks):
-        j0 = blk * BLOCK
-        n = min(BLOCK, N - j0)
-        b = _block_param(beta, j0, n)
-        th = _block_param(thr, j0, n)
-        g = _block_param(graded, j0, n)
-        carry = np.zeros(n, dtype=u0.dtype)
-        zeros = np.zeros(n, dtype=u0.dtype)
-        acc_x = np.zeros(n, dtype=u0.dtype)
-        acc_b = np.zeros(n, dtype=u0.dtype)
-        acc_th = np.zeros(n, dtype=u0.dtype)
-        acc_g = np.zeros(n, dtype=u0.dtype)
-        gv_local = np.empty(n, dtype=u0.dtype)
-        z = np.empty(n, dtype=u0.dtype)
-        sg = np.empty(n, dtype=u0.dtype)
-        for t in range(T - 1, -1, -1):
-            vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
-            ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
-            for k in range(n):
-                z[k] = vr[k] - th[k]
-            _surrogate_row(kind, consts, z, sg, n)
-            gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zeros
-            gur = gu[t, j0 : j0 + n] if has_gu else zeros
-            gvr = gx[t, j0 : j0 + n] if x_full else gv_local
-            _backward_row(
-                reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th,
-                acc_g, zero, consts[1],
-            )  # fmt: skip
-            if not x_full:
-                acc_x += gv_local
+    j0 = blk * BLOCK
+    n = min(BLOCK, N - j0)
+    b = _block_param(beta, j0, n)
+    th = _block_param(thr, j0, n)
+    g = _block_param(graded, j0, n)
+    carry = np.zeros(n, dtype=u0.dtype)
+    zeros = np.zeros(n, dtype=u0.dtype)
+    acc_x = np.zeros(n, dtype=u0.dtype)
+    acc_b = np.zeros(n, dtype=u0.dtype)
+    acc_th = np.zeros(n, dtype=u0.dtype)
+    acc_g = np.zeros(n, dtype=u0.dtype)
+    gv_local = np.empty(n, dtype=u0.dtype)
+    z = np.empty(n, dtype=u0.dtype)
+    sg = np.empty(n, dtype=u0.dtype)
+    for t in range(T - 1, -1, -1):
+        vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
+        ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
+        for k in range(n):
+            z[k] = vr[k] - th[k]
+        _surrogate_row(kind, consts, z, sg, n)
+        gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zeros
+        gur = gu[t, j0 : j0 + n] if has_gu else zeros
+        gvr = gx[t, j0 : j0 + n] if x_full else gv_local
+        _backward_row(
+            reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th,
+            acc_g, zero, consts[1],
+        )  # fmt: skip
         if not x_full:
-            gx[0, j0 : j0 + n] = acc_x
-        if gu0.shape[0] > 0:
-            gu0[j0 : j0 + n] = carry
-        if gb.shape[0] > 0:
-            gb[j0 : j0 + n] = acc_b
-        if gth.shape[0] > 0:
-            gth[j0 : j0 + n] = acc_th
-        if gg.shape[0] > 0:
-            gg[j0 : j0 + n] = acc_g
+            acc_x += gv_local
+    if not x_full:
+        gx[0, j0 : j0 + n] = acc_x
+    if gu0.shape[0] > 0:
+        gu0[j0 : j0 + n] = carry
+    if gb.shape[0] > 0:
+        gb[j0 : j0 + n] = acc_b
+    if gth.shape[0] > 0:
+        gth[j0 : j0 + n] = acc_th
+    if gg.shape[0] > 0:
+        gg[j0 : j0 + n] = acc_g
