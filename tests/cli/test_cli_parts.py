@@ -105,3 +105,21 @@ def test_every_neuron_choice_trains_one_step(neuron):
     loss.backward()
     assert torch.isfinite(loss)
     assert net.synapses[0][1].weight.grad.abs().sum() > 0  # gradient reaches the first layer
+
+
+def test_encodings_direct_rate_and_latency():
+    from spikeforge.cli.data import encode
+
+    x = torch.zeros(2, 1, 28, 28)
+    x[0] = 1.0  # a white image and a black one
+    direct, static = encode(x, "direct", 5)
+    assert static and direct is x
+    rate, static = encode(x, "rate", 5)
+    assert not static and rate.shape == (5, 2, 1, 28, 28)
+    assert bool((rate[:, 0] == 1).all()) and bool((rate[:, 1] == 0).all())  # P(spike) = pixel
+    latency, _ = encode(x, "latency", 5)
+    assert latency.shape == (5, 2, 1, 28, 28)
+    assert bool((latency[0, 0] == 1).all()) and float(latency[1:, 0].sum()) == 0  # bright: t=0
+    assert float(latency[:, 1].sum()) == 0  # below threshold: clipped, never fires
+    with pytest.raises(ValueError, match="encoding must be one of"):
+        encode(x, "phase", 5)
