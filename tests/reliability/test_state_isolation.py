@@ -125,7 +125,7 @@ def test_utils_detach_keeps_values_and_cuts_every_neuron(case):
 
 def _live_tensors() -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+    return sum(1 for o in gc.get_objects() if issubclass(type(o), torch.Tensor))
 
 
 def _growth(run, warmup: int, steps: int) -> tuple[int, int]:
@@ -188,7 +188,7 @@ def test_no_memory_growth_in_stateful_no_grad_loops(case):
             for _ in range(n):
                 neuron(x)
 
-    tensors, blocks = _growth(run, warmup=50, steps=1_000)
+    tensors, blocks = _growth(run, warmup=50, steps=500)
     assert tensors <= 0
     assert blocks < 200, blocks
 
