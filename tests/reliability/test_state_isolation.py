@@ -135,6 +135,8 @@ def _growth(run, warmup: int, steps: int) -> tuple[int, int]:
     (tracemalloc would slow the loop a hundredfold).
     """
     run(warmup)
+    _live_tensors()  # its first call in a process allocates caches of its own
+    run(warmup)
     tensors = _live_tensors()
     blocks = sys.getallocatedblocks()
     run(steps)
