@@ -160,7 +160,7 @@ class SpikingNeuron(nn.Module):
         """The backend that runs this neuron on ``x`` (raises if a named one cannot)."""
         reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
         if reason is None:
-            for name in ("threshold", "graded_spikes_factor", "beta"):
+            for name in ("threshold", "graded_spikes_factor", "beta", "alpha"):
                 p = getattr(self, name, None)
                 if isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype:
                     reason = f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
