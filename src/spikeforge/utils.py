@@ -21,8 +21,9 @@ from torch import nn
 from torch.utils.data import Subset
 
 from .neurons import SpikingNeuron
+from .nn.multistep import set_step_mode
 
-__all__ = ["data_subset", "detach", "reset", "valid_split"]
+__all__ = ["data_subset", "detach", "reset", "set_step_mode", "valid_split"]
 
 
 def _neurons(net: Any) -> list[SpikingNeuron]:
