@@ -13,6 +13,8 @@ step would. Subclasses with a fused kernel override ``_scan``; the default loops
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, ClassVar, NamedTuple
 
 import torch
@@ -57,6 +59,30 @@ class SpikingNeuron(nn.Module):
 
     state_names: ClassVar[tuple[str, ...]] = ("mem",)
     fused_op: ClassVar[str | None] = None  # name of the fused recurrence in ops._dispatch
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give every neuron class the keyword-only ``step_mode`` and ``backend`` arguments.
+
+        A subclass whose ``__init__`` lists neither them nor ``**kwargs`` gets a thin wrapper
+        that accepts both and sets them after its own initialisation, so neuron authors need
+        not thread them through by hand.
+        """
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        params = inspect.signature(init).parameters
+        if "step_mode" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args: Any, step_mode: str = "single", backend: str = "auto", **kw):
+            init(self, *args, **kw)
+            self.step_mode = step_mode
+            self.backend = backend
+
+        cls.__init__ = __init__
+
     State: ClassVar[type] = NamedTuple("State", [("mem", Tensor)])
 
     def __init__(
