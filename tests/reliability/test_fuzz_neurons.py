@@ -160,11 +160,6 @@ def test_nan_and_inf_in_multi_step_leaky(backend, reset):
 
 
 @pytest.mark.parametrize("backend", fused_backends())
-@pytest.mark.xfail(
-    strict=True,
-    reason="ops/leaky/reference.py: zero reset computes β·((1 − R)·U) + X, so a +inf membrane "
-    "that fired becomes 0·inf = NaN, while the fused kernels give +inf (owned by the engine)",
-)
 def test_zero_reset_of_an_infinite_membrane_agrees_across_backends(backend):
     x = torch.tensor([[math.inf, 0.5]] * 3)
     ref = snn.Leaky(beta=0.5, reset_mechanism="zero", step_mode="multi", backend="reference")

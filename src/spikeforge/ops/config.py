@@ -19,7 +19,15 @@ from ..surrogate import ATan
 ResetMode = Literal["subtract", "zero", "none"]
 RESET_MODES: tuple[str, ...] = ("subtract", "zero", "none")
 
-__all__ = ["RESET_MODES", "NeuronConfig", "ResetMode", "fire", "reset_signal"]
+__all__ = [
+    "RESET_MODES",
+    "NeuronConfig",
+    "ResetMode",
+    "fire",
+    "immediate_reset",
+    "keep_unfired",
+    "reset_signal",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,12 @@ def fire(mem: Tensor, threshold: Tensor, graded: Tensor, cfg: NeuronConfig) -> T
         winner.scatter_(1, torch.argmax(mem - threshold, dim=1, keepdim=True), 1.0)
         spk = spk * winner
     return spk * graded
+
+
+def keep_unfired(value: Tensor, reset: Tensor) -> Tensor:
+    """``(1 − R)·value`` written as a mask, so an infinite membrane that fired becomes 0
+    rather than ``0·inf = NaN``. Same gradient: ``1 − R`` (``R`` is detached)."""
+    return value.masked_fill(reset > 0, 0)
 
 
 def immediate_reset(

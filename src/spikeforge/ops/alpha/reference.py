@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, reset_signal
+from ..config import NeuronConfig, fire, keep_unfired, reset_signal
 
 
 def alpha_step(
@@ -55,11 +55,11 @@ def alpha_step(
     if cfg.reset == "subtract":
         new_mem = new_mem + reset * syn_inh
         exc = exc - reset * threshold
-        inh = (1 - reset) * inh
+        inh = keep_unfired(inh, reset)
     elif cfg.reset == "zero":
-        exc = (1 - reset) * exc
-        inh = (1 - reset) * inh
-        new_mem = (1 - reset) * new_mem
+        exc = keep_unfired(exc, reset)
+        inh = keep_unfired(inh, reset)
+        new_mem = keep_unfired(new_mem, reset)
     if cfg.state_quant is not None:
         exc = cfg.state_quant(exc)
         inh = cfg.state_quant(inh)

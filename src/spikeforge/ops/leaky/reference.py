@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, immediate_reset, reset_signal
+from ..config import NeuronConfig, fire, immediate_reset, keep_unfired, reset_signal
 
 
 def leaky_step(
@@ -31,7 +31,7 @@ def leaky_step(
     if cfg.reset == "subtract":
         mem = beta * mem + x - reset * threshold
     elif cfg.reset == "zero":
-        mem = beta * ((1 - reset) * mem) + x
+        mem = beta * keep_unfired(mem, reset) + x
     else:
         mem = beta * mem + x
     if cfg.state_quant is not None:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, immediate_reset, reset_signal
+from ..config import NeuronConfig, fire, immediate_reset, keep_unfired, reset_signal
 
 
 def rsynaptic_step(
@@ -47,7 +47,7 @@ def rsynaptic_step(
     if cfg.reset == "subtract":
         mem = mem - reset * threshold
     elif cfg.reset == "zero":
-        mem = (1 - reset) * mem
+        mem = keep_unfired(mem, reset)
     if cfg.state_quant is not None:
         syn = cfg.state_quant(syn)
         mem = cfg.state_quant(mem)

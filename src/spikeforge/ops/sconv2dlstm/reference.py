@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, reset_signal
+from ..config import NeuronConfig, fire, keep_unfired, reset_signal
 
 Fn = Callable[[Tensor], Tensor]
 
@@ -56,7 +56,7 @@ def sconv2dlstm_step(
     if cfg.reset == "subtract":
         mem = hidden - reset * threshold
     elif cfg.reset == "zero":
-        mem = (1 - reset) * hidden
+        mem = keep_unfired(hidden, reset)
     else:
         mem = hidden
     if cfg.state_quant is not None:

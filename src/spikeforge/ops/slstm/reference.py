@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, reset_signal
+from ..config import NeuronConfig, fire, keep_unfired, reset_signal
 
 LSTMCellFn = Callable[[Tensor, tuple[Tensor, Tensor]], tuple[Tensor, Tensor]]
 
@@ -46,7 +46,7 @@ def slstm_step(
     if cfg.reset == "subtract":
         mem = hidden - reset * threshold
     elif cfg.reset == "zero":
-        mem = (1 - reset) * hidden
+        mem = keep_unfired(hidden, reset)
     else:
         mem = hidden
     if cfg.state_quant is not None:

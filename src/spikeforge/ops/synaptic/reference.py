@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, immediate_reset, reset_signal
+from ..config import NeuronConfig, fire, immediate_reset, keep_unfired, reset_signal
 
 
 def synaptic_step(
@@ -45,7 +45,7 @@ def synaptic_step(
     if cfg.reset == "subtract":
         mem = mem - reset * threshold
     elif cfg.reset == "zero":
-        mem = (1 - reset) * mem
+        mem = keep_unfired(mem, reset)
     if cfg.state_quant is not None:
         mem = cfg.state_quant(mem)
         syn = cfg.state_quant(syn)
