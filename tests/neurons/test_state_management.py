@@ -175,3 +175,11 @@ def test_per_neuron_parameters_may_not_widen_the_input():
         lif(torch.tensor([1.0]))
     with pytest.raises(ValueError, match="broadcast"):
         lif.step(torch.tensor([1.0]))
+
+
+def test_recurrent_layer_of_another_dtype_is_a_clear_error():
+    rleaky = snn.RLeaky(beta=0.8, linear_features=5)
+    with pytest.raises(TypeError, match=r"recurrent layer holds torch\.float32"):
+        rleaky(torch.rand(2, 5, dtype=torch.float64))
+    _spk, mem = rleaky.to(torch.float64)(torch.rand(2, 5, dtype=torch.float64))
+    assert mem.dtype == torch.float64

@@ -319,6 +319,13 @@ class SpikingNeuron(nn.Module):
                 f"{type(self).__name__}: input_ must be a floating-point tensor, got {x.dtype}; "
                 "convert it with .float()"
             )
+        for child_name, child in self.named_children():
+            weight = next(child.parameters(), None)
+            if weight is not None and weight.dtype != x.dtype:
+                raise TypeError(
+                    f"{type(self).__name__}: input_ has dtype {x.dtype} but its {child_name} "
+                    f"layer holds {weight.dtype} weights; convert one with .to(dtype)"
+                )
 
     def _check_state(
         self, name: str, value: Any, x: Tensor, shape: torch.Size, allow_empty: bool
