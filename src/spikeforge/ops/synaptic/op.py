@@ -27,10 +27,7 @@ from ..leaky.op import RESET_CODES
 
 __all__ = ["synaptic_scan_fused", "synaptic_step_fused"]
 
-_dispatch.register("synaptic", _dispatch.BackendSpec("cpu", 30, _dispatch.numba_available,
-                                                     _dispatch.cpu_why_not))  # fmt: skip
-_dispatch.register("synaptic", _dispatch.BackendSpec("torch", 10, lambda: True,
-                                                     _dispatch.torch_why_not))  # fmt: skip
+_dispatch.register_standard_backends("synaptic")  # cpu (numba), triton, torch
 
 
 def _shapes(x: Tensor, store: bool, delay: bool):
@@ -65,6 +62,10 @@ def synaptic_fwd(
         consts = cpu.surrogate_constants("disabled", (), arr[0].dtype)
         cpu.synaptic_forward(*arr, consts, reset, reset_delay, store,
                              *(o.numpy() for o in outs))  # fmt: skip
+    elif backend == "triton":
+        from . import triton as triton_kernels
+
+        triton_kernels.forward(*ins, reset, reset_delay, store, *outs)
     else:
         from . import fallback
 
@@ -108,6 +109,12 @@ def synaptic_bwd(
         consts = cpu.surrogate_constants(surrogate, (sg_p0, sg_p1), arr[3].dtype)
         cpu.synaptic_backward(*arr, consts, cpu.SURROGATE_IDS[surrogate], reset, reset_delay,
                               *(o.numpy() for o in outs))  # fmt: skip
+    elif backend == "triton":
+        from . import triton as triton_kernels
+
+        triton_kernels.backward(
+            *grads, *ins, surrogate, (sg_p0, sg_p1), reset, reset_delay, *outs
+        )  # fmt: skip
     else:
         from ..leaky.fallback import surrogate_from
         from . import fallback
