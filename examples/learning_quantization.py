@@ -4,7 +4,8 @@ The network is 784 -> 128 Leaky -> 10 Leaky on rate-coded digits.
 
 * ``--scheme fp32`` trains in float32 (the BPTT baseline), then reports post-training
   quantisation of the weights (int8 and int4, per channel), of the membrane state
-  (8 and 4 bits on a range calibrated on one training batch) and a bf16-autocast evaluation.
+  (8, 4 and 3 bits on a min-max range seen on 256 digits, and on ``[−θ, 2θ]``) and a
+  bf16-autocast evaluation.
 * ``--scheme int8|int4|binary|ternary`` trains with that weight quantisation in the loop
   (straight-through estimators, ``quantize_aware``) and evaluates the quantised net.
 * ``--scheme bf16`` trains and evaluates under ``torch.autocast(dtype=torch.bfloat16)``.
@@ -55,11 +56,21 @@ def accuracy_of(net: nn.Module, data, args) -> float:
     )
 
 
-def calibrated_state_quant(net: TwoLayerSNN, data, args, bits: int) -> TwoLayerSNN:
-    """A copy whose neurons quantise their membrane on the range seen on 256 digits."""
+def state_quantised(net: TwoLayerSNN, data, args, bits: int, span: str) -> TwoLayerSNN:
+    """A copy whose neurons quantise their membrane to ``bits`` on a range chosen by ``span``.
+
+    ``"minmax"``: the range the membranes take on 256 training digits (coarse: they reach
+    tens of θ); ``"threshold"``: ``[−θ, 2θ]``, fine where the spike decision is made (a
+    membrane far below θ clamps to −θ, which changes no spike).
+    """
+    quant = copy.deepcopy(net)
+    if span == "threshold":
+        for layer in (quant.hidden, quant.out):
+            theta = float(layer.lif.threshold)
+            layer.lif.state_quant = quantize_state(bits, -theta, 2 * theta)
+        return quant
     gen = torch.Generator().manual_seed(args.seed + 2)
     sample = rate_code(data[0][:256], args.steps, gen)
-    quant = copy.deepcopy(net)
     with torch.no_grad():
         spk, mem_hidden = net.hidden(sample)
         _, mem_out = net.out(spk)
@@ -90,9 +101,11 @@ def main(argv=None) -> list[dict]:
             ptq = copy.deepcopy(net)
             quantize_weights_(ptq, bits=bits, per_channel=True)
             rows.append(report(f"ptq-weights-int{bits}", accuracy_of(ptq, data, args), args, 0))
-        for bits in (8, 4):
-            quant = calibrated_state_quant(net, data, args, bits)
-            rows.append(report(f"ptq-membrane-{bits}bit", accuracy_of(quant, data, args), args, 0))
+        for span in ("minmax", "threshold"):
+            for bits in (8, 4, 3):
+                quant = state_quantised(net, data, args, bits, span)
+                name = f"ptq-membrane-{bits}bit-{span}"
+                rows.append(report(name, accuracy_of(quant, data, args), args, 0))
         rows.append(report("eval-bf16-autocast", accuracy_of(Autocast(net), data, args), args, 0))
     return rows
 
