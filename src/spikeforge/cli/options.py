@@ -12,6 +12,7 @@ __all__ = [
     "LOSSES",
     "MODELS",
     "NEURONS",
+    "SCHEDULES",
     "SURROGATES",
     "TrainConfig",
     "add_train_arguments",
@@ -30,6 +31,7 @@ SURROGATES = (
     "spike_rate_escape",
 )
 LOSSES = ("membrane", "rate", "count")
+SCHEDULES = ("constant", "cosine")
 DATASETS = ("mnist", "fashion-mnist")
 
 # Per-model defaults for the options left unset on the command line.
@@ -54,6 +56,7 @@ class TrainConfig:
     epochs: int = 1
     batch_size: int = 128
     lr: float = 5e-4
+    schedule: str = "constant"
     beta: float = 0.95
     alpha: float = 0.9
     hidden: int = 1000
@@ -115,6 +118,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--epochs", type=_positive_int, default=1, help="passes over the training set (1)")
     add("--batch-size", type=_positive_int, default=128, help="images per batch (128)")
     add("--lr", type=_positive_float, default=None, help="Adam learning rate (preset)")
+    add(
+        "--schedule",
+        choices=SCHEDULES,
+        default="constant",
+        help="learning rate: cosine decays it to 0 over the run",
+    )
     add("--beta", type=_unit_float, default=None, help="membrane decay rate (preset)")
     add("--alpha", type=_unit_float, default=0.9, help="synaptic decay rate (0.9)")
     add("--hidden", type=_positive_int, default=1000, help="hidden neurons of fc (1000)")
@@ -143,6 +152,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr if args.lr is not None else preset["lr"],
+        schedule=args.schedule,
         beta=args.beta if args.beta is not None else preset["beta"],
         alpha=args.alpha,
         hidden=args.hidden,

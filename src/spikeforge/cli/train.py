@@ -8,6 +8,7 @@ Adam lr 5e-4) and its loss, the cross-entropy of the output membrane summed over
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_epoch(model, optimizer, loss_fn, images, labels, config, device, generator, bar):
+def train_epoch(
+    model, optimizer, loss_fn, images, labels, config, device, generator, bar, scheduler=None
+):
     """One pass over the training images; returns the epoch's statistics."""
     model.train()
     names = layer_names(model)
@@ -98,6 +101,8 @@ def train_epoch(model, optimizer, loss_fn, images, labels, config, device, gener
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         with torch.no_grad():
             loss_sum += loss.detach() * len(y)
             correct += (predictions(record) == y).sum()
@@ -156,10 +161,19 @@ def train(
     model = build_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     generator = torch.Generator().manual_seed(config.seed)
+    n_batches = num_train_batches(len(train_y), config.batch_size)
+    scheduler = None
+    if config.schedule == "cosine":  # lr_k = lr · (1 + cos(π k / K)) / 2 over all K batches
+        total = n_batches * config.epochs
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda k: 0.5 * (1 + math.cos(math.pi * min(k, total) / total))
+        )
     result = TrainResult(config=config, folder=folder)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and "scheduler" in state:
+            scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         result.history = list(state["history"])
@@ -169,14 +183,22 @@ def train(
     print(describe(config, model))
     print(
         f"data: {config.dataset} {len(train_y)} train / {len(test_y)} test images, "
-        f"batch {config.batch_size}, Adam lr {config.lr:g}, device {device}"
+        f"batch {config.batch_size}, Adam lr {config.lr:g} ({config.schedule}), device {device}"
     )
-    n_batches = num_train_batches(len(train_y), config.batch_size)
     for epoch in range(len(result.history), config.epochs):
         desc = f"epoch {epoch + 1}/{config.epochs}"
         with Progress(n_batches, desc, enabled=progress) as bar:
             stats, losses = train_epoch(
-                model, optimizer, loss_fn, train_x, train_y, config, device, generator, bar
+                model,
+                optimizer,
+                loss_fn,
+                train_x,
+                train_y,
+                config,
+                device,
+                generator,
+                bar,
+                scheduler,
             )
         result.test = evaluate_model(model, test_x, test_y, config, loss_fn, device)
         stats.update(
@@ -192,6 +214,7 @@ def train(
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
+                **({"scheduler": scheduler.state_dict()} if scheduler is not None else {}),
                 "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "history": result.history,
