@@ -178,3 +178,14 @@ def test_step_op_matches_reference_step(backend, reset, delay):
     want = chain(lambda xt, m: leaky_step(xt, m, *params, cfg))
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w)
+
+
+@pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
+def test_cpu_parallel_path_matches_reference(reset, delay):
+    """Large enough (T·N ≥ 2¹⁸) for the multi-threaded numba kernels."""
+    from spikeforge.ops.leaky import cpu
+
+    shape = (3, 2, 44_000)
+    assert cpu._worth_threads((shape[0], shape[1] * shape[2]))
+    cfg = NeuronConfig(sg.ATan(), reset, delay)
+    check_against_reference("cpu", shape, cfg, per_neuron=False, learn=True, dtype=torch.float32)

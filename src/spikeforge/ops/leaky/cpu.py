@@ -16,6 +16,7 @@ from numba import njit, prange
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512
+SERIAL_BLOCK = 2048  # one thread: larger blocks, one work buffer for all of them
 PARALLEL_MIN_ELEMENTS = 1 << 18  # below this, one thread beats waking the pool
 __all__ = ["SURROGATE_IDS", "leaky_backward", "leaky_forward", "surrogate_constants"]
 
@@ -61,10 +62,19 @@ def _surrogate_row(kind, consts, z, out, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
-def _block_param(p, j0, n):  # pragma: no cover - compiled
+def _block_param(p, j0, n, out):  # pragma: no cover - compiled
+    """``out[:n]`` = the parameter of neurons ``j0 … j0+n`` (shared ``[1]`` or ``[N]``)."""
     if p.shape[0] == 1:
-        return np.full(n, p[0])
-    return p[j0 : j0 + n].copy()
+        out[:n] = p[0]
+    else:
+        out[:n] = p[j0 : j0 + n]
+    return out[:n]
+
+
+@njit(cache=True, inline="always")
+def _row(work, i, size, n):  # pragma: no cover - compiled
+    """Row ``i`` (first ``n`` entries) of a flat ``[rows · size]`` work buffer."""
+    return work[i * size : i * size + n]
 
 
 @njit(cache=True, inline="always")
@@ -137,33 +147,42 @@ def _forward_parallel(
     x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
 ):  # pragma: no cover - compiled
     for blk in prange((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre)
+        work = np.empty(5 * BLOCK, dtype=u0.dtype)
+        _forward_block(
+            blk, BLOCK, work, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
+        )
 
 
 @njit(cache=True)
 def _forward_serial(
     x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
 ):  # pragma: no cover - compiled
-    for blk in range((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre)
+    # One work buffer for every block: no allocation per block (it dominated small steps).
+    work = np.empty(5 * SERIAL_BLOCK, dtype=u0.dtype)
+    for blk in range((spk.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _forward_block(
+            blk, SERIAL_BLOCK, work, x, u0, beta, thr, graded, consts, reset, delay, store,
+            spk, useq, vpre,
+        )  # fmt: skip
 
 
 @njit(cache=True, inline="always")
 def _forward_block(
-    blk, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
+    blk, size, work, x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre
 ):  # pragma: no cover - compiled
-    """One block of ``BLOCK`` neurons walks all T steps with its state in local arrays."""
+    """Block ``blk`` of ``size`` neurons walks all T steps with its state in local arrays."""
     T, N = spk.shape
     tx = 1 if x.shape[0] > 1 else 0
     keep_v = store and not delay
     zero, one = consts[0], consts[1]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    u = u0[j0 : j0 + n].copy()
-    scratch = np.empty(n, dtype=u.dtype)
-    b = _block_param(beta, j0, n)
-    th = _block_param(thr, j0, n)
-    g = _block_param(graded, j0, n)
+    j0 = blk * size
+    n = min(size, N - j0)
+    u = _row(work, 0, size, n)
+    u[:] = u0[j0 : j0 + n]
+    scratch = _row(work, 1, size, n)
+    b = _block_param(beta, j0, n, _row(work, 2, size, n))
+    th = _block_param(thr, j0, n, _row(work, 3, size, n))
+    g = _block_param(graded, j0, n, _row(work, 4, size, n))
     for t in range(T):
         vr = vpre[t, j0 : j0 + n] if keep_v else scratch
         _forward_row(
@@ -183,26 +202,36 @@ def _backward_row(
     """One reverse step for a block: ``carry`` = ∂L/∂U_t in, ∂L/∂U_{t−1} out; ∂L/∂V_t into
     ``gvr``; parameter gradients accumulated. ``z = V_t − θ``, ``sg = σ'(z)``."""
     n = carry.shape[0]
-    if delay or reset == 2:
+    if (delay or reset == 2) and reset == 0:  # one branch-free loop per mode
         for k in range(n):
             gss = gsr[k] * g[k] * sg[k]
             gv = carry[k] + gur[k] + gss
-            up, t_ = ur[k], th[k]
-            fired = up > t_
+            up = ur[k]
             gvr[k] = gv
             acc_g[k] += gsr[k] if z[k] > zero else zero
-            if reset == 1:
-                acc_b[k] += zero if fired else gv * up
-                carry[k] = zero if fired else b[k] * gv
-                acc_th[k] += -gss
-            elif reset == 0:
-                acc_b[k] += gv * up
-                carry[k] = b[k] * gv
-                acc_th[k] += -gss - (gv if fired else zero)
-            else:
-                acc_b[k] += gv * up
-                carry[k] = b[k] * gv
-                acc_th[k] += -gss
+            acc_b[k] += gv * up
+            carry[k] = b[k] * gv
+            acc_th[k] += -gss - (gv if up > th[k] else zero)
+    elif (delay or reset == 2) and reset == 1:
+        for k in range(n):
+            gss = gsr[k] * g[k] * sg[k]
+            gv = carry[k] + gur[k] + gss
+            up = ur[k]
+            fired = up > th[k]
+            gvr[k] = gv
+            acc_g[k] += gsr[k] if z[k] > zero else zero
+            acc_b[k] += zero if fired else gv * up
+            carry[k] = zero if fired else b[k] * gv
+            acc_th[k] += -gss
+    elif delay or reset == 2:
+        for k in range(n):
+            gss = gsr[k] * g[k] * sg[k]
+            gv = carry[k] + gur[k] + gss
+            gvr[k] = gv
+            acc_g[k] += gsr[k] if z[k] > zero else zero
+            acc_b[k] += gv * ur[k]
+            carry[k] = b[k] * gv
+            acc_th[k] += -gss
     elif reset == 0:
         for k in range(n):
             gss = gsr[k] * g[k] * sg[k]
@@ -252,22 +281,26 @@ def _backward_parallel(
     gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay, gx, gu0, gb, gth, gg
 ):  # pragma: no cover - compiled
     for blk in prange((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset,
-                        delay, gx, gu0, gb, gth, gg)  # fmt: skip
+        work = np.empty(12 * BLOCK, dtype=u0.dtype)
+        _backward_block(blk, BLOCK, work, gs, gu, useq, vpre, u0, beta, thr, graded, consts,
+                        kind, reset, delay, gx, gu0, gb, gth, gg)  # fmt: skip
 
 
 @njit(cache=True)
 def _backward_serial(
     gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay, gx, gu0, gb, gth, gg
 ):  # pragma: no cover - compiled
-    for blk in range((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset,
-                        delay, gx, gu0, gb, gth, gg)  # fmt: skip
+    work = np.empty(12 * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    for blk in range((useq.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _backward_block(blk, SERIAL_BLOCK, work, gs, gu, useq, vpre, u0, beta, thr, graded,
+                        consts, kind, reset, delay, gx, gu0, gb, gth, gg)  # fmt: skip
 
 
 @njit(cache=True, inline="always")
 def _backward_block(
     blk,
+    size,
+    work,
     gs,
     gu,
     useq,
@@ -286,27 +319,29 @@ def _backward_block(
     gth,
     gg,
 ):  # pragma: no cover - compiled
-    """One block of ``BLOCK`` neurons walks time backwards, accumulating its gradients."""
+    """Block ``blk`` of ``size`` neurons walks time backwards, accumulating its gradients."""
     T, N = useq.shape
     ts = gs.shape[0]
     gs_step = 1 if ts > 1 else 0
     has_gu = gu.shape[0] > 0
     x_full = gx.shape[0] > 1 or T == 1
     zero = consts[0]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    b = _block_param(beta, j0, n)
-    th = _block_param(thr, j0, n)
-    g = _block_param(graded, j0, n)
-    carry = np.zeros(n, dtype=u0.dtype)
-    zeros = np.zeros(n, dtype=u0.dtype)
-    acc_x = np.zeros(n, dtype=u0.dtype)
-    acc_b = np.zeros(n, dtype=u0.dtype)
-    acc_th = np.zeros(n, dtype=u0.dtype)
-    acc_g = np.zeros(n, dtype=u0.dtype)
-    gv_local = np.empty(n, dtype=u0.dtype)
-    z = np.empty(n, dtype=u0.dtype)
-    sg = np.empty(n, dtype=u0.dtype)
+    j0 = blk * size
+    n = min(size, N - j0)
+    b = _block_param(beta, j0, n, _row(work, 0, size, n))
+    th = _block_param(thr, j0, n, _row(work, 1, size, n))
+    g = _block_param(graded, j0, n, _row(work, 2, size, n))
+    carry = _row(work, 3, size, n)
+    zeros = _row(work, 4, size, n)
+    acc_x = _row(work, 5, size, n)
+    acc_b = _row(work, 6, size, n)
+    acc_th = _row(work, 7, size, n)
+    acc_g = _row(work, 8, size, n)
+    for i in range(3, 9):
+        _row(work, i, size, n)[:] = zero
+    gv_local = _row(work, 9, size, n)
+    z = _row(work, 10, size, n)
+    sg = _row(work, 11, size, n)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
