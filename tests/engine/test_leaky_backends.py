@@ -185,7 +185,7 @@ def test_cpu_parallel_path_matches_reference(reset, delay):
     """Large enough (T·N ≥ 2¹⁸) for the multi-threaded numba kernels."""
     from spikeforge.ops.leaky import cpu
 
-    shape = (3, 2, 44_000)
+    shape = (3, 2, 44_000)  # T·N = 264,000
     assert cpu._worth_threads((shape[0], shape[1] * shape[2]))
     cfg = NeuronConfig(sg.ATan(), reset, delay)
     check_against_reference("cpu", shape, cfg, per_neuron=False, learn=True, dtype=torch.float32)

@@ -15,7 +15,7 @@ from numba import njit, prange
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512
-PARALLEL_MIN_ELEMENTS = 1 << 18
+PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
 __all__ = ["SURROGATE_IDS", "surrogate_constants", "synaptic_backward", "synaptic_forward"]
 
 
