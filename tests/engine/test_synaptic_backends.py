@@ -154,3 +154,13 @@ def test_opcheck_synaptic_ops():
         torch.tensor([1.0]), 0, False, True, "atan", 2.0, 0.0, "cpu",
     )  # fmt: skip
     torch.library.opcheck(torch.ops.spikeforge.synaptic_fwd.default, args)
+
+
+@pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
+def test_cpu_parallel_path(reset, delay):
+    """Large enough for the multi-threaded numba kernels."""
+    from spikeforge.ops.synaptic import cpu
+
+    shape = (3, 2, 12_000)
+    assert cpu._threads((shape[0], shape[1] * shape[2]))
+    check("cpu", shape, NeuronConfig(sg.ATan(), reset, delay), False, torch.float32)

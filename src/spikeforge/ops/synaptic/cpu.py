@@ -209,9 +209,19 @@ def _backward_block(
                 acc_x[k] += gc
     if not x_full:
         gx[0, j0 : j0 + n] = acc_x
-    for out, acc in ((gi0, ci), (gu0, cu), (ga, acc_a), (gb, acc_b), (gth, acc_th), (gg, acc_g)):
-        if out.shape[0] > 0:
-            out[j0 : j0 + n] = acc
+    # Written out (a loop over a tuple of arrays miscompiles inside numba's prange).
+    if gi0.shape[0] > 0:
+        gi0[j0 : j0 + n] = ci
+    if gu0.shape[0] > 0:
+        gu0[j0 : j0 + n] = cu
+    if ga.shape[0] > 0:
+        ga[j0 : j0 + n] = acc_a
+    if gb.shape[0] > 0:
+        gb[j0 : j0 + n] = acc_b
+    if gth.shape[0] > 0:
+        gth[j0 : j0 + n] = acc_th
+    if gg.shape[0] > 0:
+        gg[j0 : j0 + n] = acc_g
 
 
 @njit(parallel=True, cache=True)
