@@ -180,7 +180,8 @@ class Triangular(Surrogate):
         _require_positive("threshold", self.threshold, "Triangular")
 
     def grad(self, x: Tensor) -> Tensor:
-        return torch.where(x >= 0, -self.threshold, self.threshold).to(x.dtype)
+        sign = 1 - 2 * (x >= 0).to(x.dtype)  # +1 below zero, −1 at or above
+        return sign * self.threshold
 
 
 @dataclass(frozen=True)
