@@ -145,3 +145,18 @@ def test_missing_cuda_is_an_error(tmp_path, capsys):
         pytest.skip("CUDA is present")
     assert main(["train", "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+@needs_mnist
+def test_train_counts_synaptic_operations_per_sample(run_dir):
+    ops = json.loads((run_dir / "metrics.json").read_text())["operations"]
+    hidden = ops["layers"]["neurons.0"]
+    # fc1 runs once per sample (static input): 784·H MACs; fc2 runs on spikes every step:
+    # T·H·10 dense MACs, of which the effective accumulates are (hidden spikes)·10.
+    config = json.loads((run_dir / "config.json").read_text())
+    h, t = config["hidden"], config["steps"]
+    assert ops["totals"]["dense_macs"] == pytest.approx(784 * h + t * h * 10)
+    assert ops["layers"]["synapses.1"]["effective_acs"] == pytest.approx(
+        hidden["firing_rate"] * t * h * 10, rel=1e-6
+    )
+    assert hidden["activation_sparsity"] == pytest.approx(1 - hidden["firing_rate"])

@@ -69,6 +69,7 @@ class TrainResult:
     test: EvalResult | None = None
     folder: Path = Path(".")
     files: list[str] = field(default_factory=list)
+    operations: dict | None = None
 
     @property
     def train_seconds(self) -> float:
@@ -129,6 +130,26 @@ def train_epoch(
         "train_firing_rates": rates,
         "batches": len(batch_losses),
     }, torch.stack(batch_losses).cpu().tolist()
+
+
+def count_operations(
+    model: SpikingClassifier,
+    images: Tensor,
+    config: TrainConfig,
+    device: torch.device,
+    samples: int = 1000,
+) -> dict:
+    """Synaptic operations, firing rates and sparsity per layer (NeuroBench's definitions)
+    on the first ``samples`` test images, per sample. A first layer computed once for a
+    static input counts once, as it runs."""
+    from ..metrics import OpCounter
+
+    x = images[:samples].to(device)
+    model.eval()
+    with torch.no_grad(), OpCounter(model) as counter:
+        inputs, static = encode(x, config.encoding, config.steps)
+        model(inputs, config.steps, static)
+    return counter.summary(num_samples=len(x))
 
 
 def describe(config: TrainConfig, model: SpikingClassifier) -> str:
@@ -229,6 +250,7 @@ def train(
         )
     if result.test is None:  # resumed a run that had already done all its epochs
         result.test = evaluate_model(model, test_x, test_y, config, loss_fn, device)
+    result.operations = count_operations(model, test_x, config, device)
     if plots:
         from .plots import write_plots
 
@@ -253,6 +275,7 @@ def metrics(result: TrainResult, device: torch.device) -> dict:
         "device": str(device),
         "torch": torch.__version__,
         "plots": result.files,
+        "operations": result.operations,
     }
 
 
@@ -286,6 +309,10 @@ def summary(result: TrainResult) -> str:
     ]
     if c.model == "fc" and c.neuron == "leaky" and c.encoding == "direct" and c.limit is None:
         lines.append(" snnTorch tutorial 5 (same net, 1 epoch, count_first_index): 93.87%")
+    if result.operations is not None:
+        from ..metrics import format_summary
+
+        lines += ["-" * 72, format_summary(result.operations)]
     lines += [
         "-" * 72,
         f" results in {result.folder}/",
