@@ -160,3 +160,14 @@ def test_train_counts_synaptic_operations_per_sample(run_dir):
         hidden["firing_rate"] * t * h * 10, rel=1e-6
     )
     assert hidden["activation_sparsity"] == pytest.approx(1 - hidden["firing_rate"])
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_train_with_two_processes_writes_a_run_that_evaluates_the_same(tmp_path, capsys):
+    out = tmp_path / "ddp"
+    assert main(["train", *TINY, "--nproc", "2", "--no-plots", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    assert f"{metrics['test_accuracy']:.2f}%" in capsys.readouterr().out

@@ -134,6 +134,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", default=None, help="run folder (default runs/<model>-<neuron>-<encoding>)")
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     add("--resume", action="store_true", help="continue from the checkpoint in --out")
+    add(
+        "--nproc",
+        type=_positive_int,
+        default=1,
+        help="train data-parallel in N processes on this machine (DDP, gloo on CPU)",
+    )
     add("--no-plots", action="store_true", help="skip the PNG plots")
     add("--no-progress", action="store_true", help="no progress bars")
 

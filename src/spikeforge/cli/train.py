@@ -81,12 +81,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _rank_and_world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def train_epoch(
     model, optimizer, loss_fn, images, labels, config, device, generator, bar, scheduler=None
 ):
     """One pass over the training images; returns the epoch's statistics."""
     model.train()
-    names = layer_names(model)
+    names = layer_names(getattr(model, "module", model))  # DDP wraps the classifier
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     spikes = torch.zeros(len(names), device=device)
@@ -94,7 +102,11 @@ def train_epoch(
     batch_losses, seen = [], 0
     _sync(device)
     start = time.perf_counter()
+    rank, world = _rank_and_world()
+    usable = num_train_batches(len(labels), config.batch_size) // world * world
     for b, (x, y) in enumerate(batches(images, labels, config.batch_size, generator)):
+        if world > 1 and (b % world != rank or b >= usable):
+            continue  # this replica's shard; equal batch counts keep DDP's all-reduces paired
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         inputs, static = encode(x, config.encoding, config.steps)
         record = model(inputs, config.steps, static)
@@ -180,6 +192,8 @@ def train(
     train_x, train_y = load_split(config, train=True)
     test_x, test_y = load_split(config, train=False)
     model = build_model(config).to(device)
+    rank, world = _rank_and_world()
+    main_process = rank == 0
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     generator = torch.Generator().manual_seed(config.seed)
     n_batches = num_train_batches(len(train_y), config.batch_size)
@@ -199,18 +213,25 @@ def train(
         torch.set_rng_state(state["torch_rng"])
         result.history = list(state["history"])
         result.batch_loss = list(state["batch_loss"])
-    write_json(folder / CONFIG, config.to_dict())
     loss_fn = make_loss(config)
-    print(describe(config, model))
-    print(
-        f"data: {config.dataset} {len(train_y)} train / {len(test_y)} test images, "
-        f"batch {config.batch_size}, Adam lr {config.lr:g} ({config.schedule}), device {device}"
-    )
+    trained = model
+    if world > 1:  # data-parallel replicas; neuron states stay per replica
+        from ..distributed import wrap_ddp
+
+        trained = wrap_ddp(model)
+    if main_process:
+        write_json(folder / CONFIG, config.to_dict())
+        print(describe(config, model))
+        print(
+            f"data: {config.dataset} {len(train_y)} train / {len(test_y)} test images, batch "
+            f"{config.batch_size}, Adam lr {config.lr:g} ({config.schedule}), device {device}"
+            + (f", {world} processes" if world > 1 else "")
+        )
     for epoch in range(len(result.history), config.epochs):
         desc = f"epoch {epoch + 1}/{config.epochs}"
-        with Progress(n_batches, desc, enabled=progress) as bar:
+        with Progress(n_batches // world, desc, enabled=progress and main_process) as bar:
             stats, losses = train_epoch(
-                model,
+                trained,
                 optimizer,
                 loss_fn,
                 train_x,
@@ -230,6 +251,8 @@ def train(
         )
         result.history.append(stats)
         result.batch_loss.extend(losses)
+        if not main_process:
+            continue
         save_checkpoint(
             folder / CHECKPOINT,
             {
@@ -250,6 +273,8 @@ def train(
         )
     if result.test is None:  # resumed a run that had already done all its epochs
         result.test = evaluate_model(model, test_x, test_y, config, loss_fn, device)
+    if not main_process:
+        return result
     result.operations = count_operations(model, test_x, config, device)
     if plots:
         from .plots import write_plots
@@ -327,8 +352,18 @@ def summary(result: TrainResult) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    result = train(
-        config, resume=args.resume, plots=not args.no_plots, progress=not args.no_progress
-    )
-    print(summary(result))
+    options = (config, args.resume, not args.no_plots, not args.no_progress)
+    if args.nproc > 1:
+        from ..distributed import launch
+
+        launch(_train_replica, args.nproc, *options)
+        return 0
+    print(summary(train(*options)))
     return 0
+
+
+def _train_replica(rank: int, nproc: int, config, resume, plots, progress) -> None:
+    """One process of ``--nproc N``: rank 0 writes the run folder and prints the summary."""
+    result = train(config, resume, plots, progress)
+    if rank == 0:
+        print(summary(result))
