@@ -28,6 +28,9 @@ __all__ = ["LIF", "SpikingNeuron"]
 
 _RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 STEP_MODES = ("single", "multi")
+# One step of a CPU layer smaller than this runs faster as plain torch ops than through the
+# fused op (measured: [128, 10] 153 µs vs 432 µs fwd+bwd; [128, 1000] the fused op wins).
+SMALL_STEP_ELEMENTS = 1 << 15
 
 
 def as_float_tensor(name: str, value: Any) -> Tensor:
@@ -182,8 +185,12 @@ class SpikingNeuron(nn.Module):
     def backend(self, value: str) -> None:
         self._backend = _dispatch.check_backend_name(value)
 
-    def select_backend(self, x: Tensor, cfg: NeuronConfig) -> str:
-        """The backend that runs this neuron on ``x`` (raises if a named one cannot)."""
+    def select_backend(self, x: Tensor, cfg: NeuronConfig, single_step: bool = False) -> str:
+        """The backend that runs this neuron on ``x`` (raises if a named one cannot).
+
+        ``single_step``: ``x`` is one step of the step API; below ``SMALL_STEP_ELEMENTS``
+        on the CPU, ``auto`` then runs the reference (measured faster than the fused op).
+        """
         reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
         if reason is None:
             for name in ("threshold", "graded_spikes_factor", "beta", "alpha"):
@@ -191,7 +198,8 @@ class SpikingNeuron(nn.Module):
                 if isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype:
                     reason = f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
         op = self.fused_op or type(self).__name__.lower()
-        return _dispatch.select_backend(op, self.backend, x.device, x.dtype, reason)
+        small = single_step and x.numel() < SMALL_STEP_ELEMENTS
+        return _dispatch.select_backend(op, self.backend, x.device, x.dtype, reason, small)
 
     def config(self) -> NeuronConfig:
         """The static options the step functions read."""

@@ -84,7 +84,7 @@ class Leaky(LIF):
     def _step(self, x: Tensor, states: tuple[Tensor, ...]):
         cfg = self.config()
         args = (x, states[0], self.beta, self.threshold, self.graded_spikes_factor, cfg)
-        backend = self.select_backend(x, cfg)
+        backend = self.select_backend(x, cfg, single_step=True)
         if backend == "reference":
             spk, mem = leaky_step(*args)
         else:

@@ -90,7 +90,7 @@ class Synaptic(LIF):
 
     def _step(self, x: Tensor, states: tuple[Tensor, ...]):
         params = self._params()
-        backend = self.select_backend(x, params[-1])
+        backend = self.select_backend(x, params[-1], single_step=True)
         if backend == "reference":
             spk, syn, mem = synaptic_step(x, *states, *params)
         else:

@@ -99,18 +99,25 @@ def _requested(backend: str) -> str:
 
 
 def select_backend(
-    op: str, backend: str, device: torch.device, dtype: torch.dtype, reason: str | None
+    op: str,
+    backend: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    reason: str | None,
+    small_step: bool = False,
 ) -> str:
     """The backend that runs ``op`` for these tensors; raises if a named one cannot.
 
-    ``reason`` is ``unfusable_reason(...)`` for the neuron's configuration.
+    ``reason`` is ``unfusable_reason(...)`` for the neuron's configuration. ``small_step``
+    (one step of a small CPU layer) makes ``auto`` take the reference: a handful of torch
+    ops beat a custom op's fixed dispatch cost there.
     """
     requested = _requested(backend)
     specs = _REGISTRY.get(op, {})
     if requested == "reference":
         return "reference"
     if requested == "auto":
-        if reason is not None:
+        if reason is not None or (small_step and device.type == "cpu"):
             return "reference"
         for spec in sorted(specs.values(), key=lambda s: -s.priority):
             if spec.available() and spec.why_not(device, dtype) is None:

@@ -1,0 +1,27 @@
+"""``auto`` runs one small CPU step on the reference; named backends are never swapped."""
+
+import pytest
+import torch
+
+import spikeforge as snn
+from spikeforge.neurons._base import SMALL_STEP_ELEMENTS
+
+pytest.importorskip("numba")
+
+
+def test_small_single_step_takes_the_reference_under_auto():
+    lif = snn.Leaky(beta=0.9)
+    small = torch.rand(4, 8)
+    assert lif.select_backend(small, lif.config(), single_step=True) == "reference"
+    assert lif.select_backend(small, lif.config()) == "cpu"  # a sequence stays fused
+
+
+def test_large_single_step_stays_fused():
+    lif = snn.Leaky(beta=0.9)
+    large = torch.rand(2, SMALL_STEP_ELEMENTS)
+    assert lif.select_backend(large, lif.config(), single_step=True) == "cpu"
+
+
+def test_named_backend_is_kept_for_small_steps():
+    lif = snn.Leaky(beta=0.9, backend="cpu")
+    assert lif.select_backend(torch.rand(4, 8), lif.config(), single_step=True) == "cpu"
