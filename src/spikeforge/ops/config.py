@@ -27,6 +27,7 @@ __all__ = [
     "immediate_reset",
     "keep_unfired",
     "reset_signal",
+    "reset_updated",
 ]
 
 
@@ -74,6 +75,16 @@ def keep_unfired(value: Tensor, reset: Tensor) -> Tensor:
     """``(1 − R)·value`` written as a mask, so an infinite membrane that fired becomes 0
     rather than ``0·inf = NaN``. Same gradient: ``1 − R`` (``R`` is detached)."""
     return value.masked_fill(reset > 0, 0)
+
+
+def reset_updated(mem: Tensor, reset: Tensor, threshold: Tensor, cfg: NeuronConfig) -> Tensor:
+    """Reset applied to the freshly updated membrane: ``U − R·θ`` (subtract),
+    ``(1 − R)·U`` (zero), ``U`` (none). Leaky's zero mode differs (it zeroes before decay)."""
+    if cfg.reset == "subtract":
+        return mem - reset * threshold
+    if cfg.reset == "zero":
+        return keep_unfired(mem, reset)
+    return mem
 
 
 def immediate_reset(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, immediate_reset, keep_unfired, reset_signal
+from ..config import NeuronConfig, fire, immediate_reset, reset_signal, reset_updated
 
 
 def lapicque_step(
@@ -40,10 +40,7 @@ def lapicque_step(
     tau = R * C
     reset = reset_signal(mem, threshold, cfg)
     mem = x * R * (1 / tau) * time_step + (1 - time_step / tau) * mem
-    if cfg.reset == "subtract":
-        mem = mem - reset * threshold
-    elif cfg.reset == "zero":
-        mem = keep_unfired(mem, reset)
+    mem = reset_updated(mem, reset, threshold, cfg)
     if cfg.state_quant is not None:
         mem = cfg.state_quant(mem)
     spk = fire(mem, threshold, graded, cfg)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, immediate_reset, keep_unfired, reset_signal
+from ..config import NeuronConfig, fire, immediate_reset, reset_signal, reset_updated
 
 Recurrent = Callable[[Tensor], Tensor]
 
@@ -42,10 +42,7 @@ def rleaky_step(
     """One step: ``(X_t, S_{t-1}, U_{t-1}) -> (S_t, U_t)``."""
     reset = reset_signal(mem, threshold, cfg)
     mem = beta.clamp(0, 1) * mem + x + recurrent(spk)
-    if cfg.reset == "subtract":
-        mem = mem - reset * threshold
-    elif cfg.reset == "zero":
-        mem = keep_unfired(mem, reset)
+    mem = reset_updated(mem, reset, threshold, cfg)
     if cfg.state_quant is not None:
         mem = cfg.state_quant(mem)
     spk = fire(mem, threshold, graded, cfg)

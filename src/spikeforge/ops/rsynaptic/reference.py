@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, immediate_reset, keep_unfired, reset_signal
+from ..config import NeuronConfig, fire, immediate_reset, reset_signal, reset_updated
 
 
 def rsynaptic_step(
@@ -44,10 +44,7 @@ def rsynaptic_step(
     reset = reset_signal(mem, threshold, cfg)
     syn = alpha.clamp(0, 1) * syn + x + recurrent(spk)
     mem = beta.clamp(0, 1) * mem + syn
-    if cfg.reset == "subtract":
-        mem = mem - reset * threshold
-    elif cfg.reset == "zero":
-        mem = keep_unfired(mem, reset)
+    mem = reset_updated(mem, reset, threshold, cfg)
     if cfg.state_quant is not None:
         syn = cfg.state_quant(syn)
         mem = cfg.state_quant(mem)

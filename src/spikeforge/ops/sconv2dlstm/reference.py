@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, keep_unfired, reset_signal
+from ..config import NeuronConfig, fire, reset_signal, reset_updated
 
 Fn = Callable[[Tensor], Tensor]
 
@@ -53,12 +53,7 @@ def sconv2dlstm_step(
     """One step: ``(X_t, C_{t-1}, U_{t-1}) -> (S_t, C_t, U_t)``; ``S`` is pooled if asked."""
     reset = reset_signal(mem, threshold, cfg)
     hidden, syn = conv_lstm_cell(x, syn, mem, conv)
-    if cfg.reset == "subtract":
-        mem = hidden - reset * threshold
-    elif cfg.reset == "zero":
-        mem = keep_unfired(hidden, reset)
-    else:
-        mem = hidden
+    mem = reset_updated(hidden, reset, threshold, cfg)
     if cfg.state_quant is not None:
         syn = cfg.state_quant(syn)
         mem = cfg.state_quant(mem)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, keep_unfired, reset_signal
+from ..config import NeuronConfig, fire, reset_signal, reset_updated
 
 LSTMCellFn = Callable[[Tensor, tuple[Tensor, Tensor]], tuple[Tensor, Tensor]]
 
@@ -43,12 +43,7 @@ def slstm_step(
     """One step: ``(X_t, C_{t-1}, U_{t-1}) -> (S_t, C_t, U_t)``."""
     reset = reset_signal(mem, threshold, cfg)
     hidden, syn = cell(x, (mem, syn))
-    if cfg.reset == "subtract":
-        mem = hidden - reset * threshold
-    elif cfg.reset == "zero":
-        mem = keep_unfired(hidden, reset)
-    else:
-        mem = hidden
+    mem = reset_updated(hidden, reset, threshold, cfg)
     if cfg.state_quant is not None:
         syn = cfg.state_quant(syn)
         mem = cfg.state_quant(mem)

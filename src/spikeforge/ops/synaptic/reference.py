@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..config import NeuronConfig, fire, immediate_reset, keep_unfired, reset_signal
+from ..config import NeuronConfig, fire, immediate_reset, reset_signal, reset_updated
 
 
 def synaptic_step(
@@ -42,10 +42,7 @@ def synaptic_step(
     reset = reset_signal(mem, threshold, cfg)
     syn = alpha * syn + x
     mem = beta * mem + syn
-    if cfg.reset == "subtract":
-        mem = mem - reset * threshold
-    elif cfg.reset == "zero":
-        mem = keep_unfired(mem, reset)
+    mem = reset_updated(mem, reset, threshold, cfg)
     if cfg.state_quant is not None:
         mem = cfg.state_quant(mem)
         syn = cfg.state_quant(syn)
