@@ -6,6 +6,8 @@ import argparse
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .schedule import SCHEDULES
+
 __all__ = [
     "DATASETS",
     "ENCODINGS",
@@ -31,15 +33,26 @@ SURROGATES = (
     "spike_rate_escape",
 )
 LOSSES = ("membrane", "rate", "count")
-SCHEDULES = ("constant", "cosine")
 DATASETS = ("mnist", "fashion-mnist")
 
 # Per-model defaults for the options left unset on the command line.
 # fc: snnTorch tutorial 5 (784-1000-10, Leaky β=0.95, Adam 5e-4, CE on membrane summed over T).
 # conv: tutorial 6's 12C5-MP2-64C5-MP2-FC10 with fast_sigmoid(25).
 PRESETS: dict[str, dict[str, Any]] = {
-    "fc": {"lr": 5e-4, "beta": 0.95, "surrogate": "atan"},
-    "conv": {"lr": 2e-3, "beta": 0.9, "surrogate": "fast_sigmoid"},
+    "fc": {
+        "lr": 5e-4,
+        "beta": 0.95,
+        "surrogate": "atan",
+        "schedule": "constant",
+        "batch_size": 128,
+    },
+    "conv": {
+        "lr": 2e-3,
+        "beta": 0.9,
+        "surrogate": "fast_sigmoid",
+        "schedule": "constant",
+        "batch_size": 128,
+    },
 }
 
 
@@ -109,6 +122,7 @@ def _unit_float(text: str) -> float:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by ``train`` and ``demo``."""
     add = parser.add_argument
+    conv = PRESETS["conv"]
     add("--model", choices=MODELS, default="fc", help="network: fc (784-H-10) or conv (tutorial 6)")
     add("--encoding", choices=ENCODINGS, default="direct", help="how images become input")
     add("--neuron", choices=NEURONS, default="leaky", help="spiking neuron model")
@@ -116,13 +130,25 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--loss", choices=LOSSES, default="membrane", help="membrane: CE on U summed over T")
     add("--steps", type=_positive_int, default=25, help="time steps per image (25)")
     add("--epochs", type=_positive_int, default=1, help="passes over the training set (1)")
-    add("--batch-size", type=_positive_int, default=128, help="images per batch (128)")
-    add("--lr", type=_positive_float, default=None, help="Adam learning rate (preset)")
+    add(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help=f"images per batch (preset: fc 128, conv {conv['batch_size']})",
+    )
+    add(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help=f"Adam learning rate, the peak of a schedule (preset: fc 5e-4, conv {conv['lr']:g})",
+    )
     add(
         "--schedule",
         choices=SCHEDULES,
-        default="constant",
-        help="learning rate: cosine decays it to 0 over the run",
+        default=None,
+        help="learning rate per batch over the run: constant; cosine decays it from --lr to 0; "
+        "onecycle warms up linearly from lr/25 to lr over the first quarter, then decays "
+        f"it to 0 as a cosine (preset: fc constant, conv {conv['schedule']})",
     )
     add("--beta", type=_unit_float, default=None, help="membrane decay rate (preset)")
     add("--alpha", type=_unit_float, default=0.9, help="synaptic decay rate (0.9)")
@@ -156,9 +182,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         loss=args.loss,
         steps=args.steps,
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size if args.batch_size is not None else preset["batch_size"],
         lr=args.lr if args.lr is not None else preset["lr"],
-        schedule=args.schedule,
+        schedule=args.schedule or preset["schedule"],
         beta=args.beta if args.beta is not None else preset["beta"],
         alpha=args.alpha,
         hidden=args.hidden,

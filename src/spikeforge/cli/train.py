@@ -8,7 +8,6 @@ Adam lr 5e-4) and its loss, the cross-entropy of the output membrane summed over
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from .model import Record, SpikingClassifier, build_model
 from .options import TrainConfig, config_from_args
 from .progress import Progress
 from .runfiles import CHECKPOINT, CONFIG, METRICS, load_checkpoint, save_checkpoint, write_json
+from .schedule import make_scheduler
 
 __all__ = ["TrainResult", "make_loss", "resolve_device", "run_train", "train"]
 
@@ -197,12 +197,9 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     generator = torch.Generator().manual_seed(config.seed)
     n_batches = num_train_batches(len(train_y), config.batch_size)
-    scheduler = None
-    if config.schedule == "cosine":  # lr_k = lr · (1 + cos(π k / K)) / 2 over all K batches
-        total = n_batches * config.epochs
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda k: 0.5 * (1 + math.cos(math.pi * min(k, total) / total))
-        )
+    # stepped after every batch this replica trains: K = its batches over all epochs
+    steps_total = max(n_batches // world, 1) * config.epochs
+    scheduler = make_scheduler(optimizer, config.schedule, steps_total)
     result = TrainResult(config=config, folder=folder)
     if state is not None:
         model.load_state_dict(state["model"])
