@@ -6,7 +6,8 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.alpha.reference import alpha_step
+from ..ops.alpha.op import alpha_scan_fused, alpha_step_fused
+from ..ops.alpha.reference import alpha_scan, alpha_step
 from ._base import LIF, as_float_tensor, check_unit_interval
 
 __all__ = ["Alpha", "AlphaState"]
@@ -40,6 +41,7 @@ class Alpha(LIF):
 
     state_names = ("syn_exc", "syn_inh", "mem")
     State = AlphaState
+    fused_op = "alpha"
 
     def __init__(
         self,
@@ -99,17 +101,26 @@ class Alpha(LIF):
     ):
         return self._stateful_forward(input_, (syn_exc, syn_inh, mem))
 
+    def _params(self) -> tuple[Any, ...]:
+        return (self.alpha, self.beta, self.threshold, self.graded_spikes_factor, self.config())
+
     def _step(self, x: Tensor, states: tuple[Tensor, ...]):
-        spk, syn_exc, syn_inh, mem = alpha_step(
-            x,
-            *states,
-            self.alpha,
-            self.beta,
-            self.threshold,
-            self.graded_spikes_factor,
-            self.config(),
-        )
+        params = self._params()
+        backend = self.select_backend(x, params[-1], single_step=True)
+        if backend == "reference":
+            spk, syn_exc, syn_inh, mem = alpha_step(x, *states, *params)
+        else:
+            spk, syn_exc, syn_inh, mem = alpha_step_fused(x, *states, *params, backend)
         return spk, (syn_exc, syn_inh, mem)
+
+    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
+        """Multi-step hook (engine): the fused kernel, or the reference scan."""
+        params = self._params()
+        backend = self.select_backend(x_seq, params[-1])
+        if backend == "reference":
+            spk, exc, inh, mem = alpha_scan(x_seq, *states, *params)
+            return spk, (exc, inh, mem), (exc[-1], inh[-1], mem[-1])
+        return alpha_scan_fused(x_seq, *states, *params, backend, need_seqs=need_seqs)
 
     def init_alpha(self) -> tuple[Tensor, Tensor, Tensor]:
         """Deprecated snnTorch alias of ``reset_mem()``: returns ``(syn_exc, syn_inh, mem)``."""

@@ -18,7 +18,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..ops.lapicque.reference import lapicque_step
+from ..ops import _dispatch
+from ..ops.config import NeuronConfig
+from ..ops.lapicque.op import lapicque_scan_fused, lapicque_step_fused
+from ..ops.lapicque.reference import lapicque_scan, lapicque_step
 from ._base import SpikingNeuron, as_float_tensor
 
 __all__ = ["Lapicque", "LapicqueState"]
@@ -60,6 +63,7 @@ class Lapicque(SpikingNeuron):
 
     state_names = ("mem",)
     State = LapicqueState
+    fused_op = "lapicque"
 
     def __init__(
         self,
@@ -147,19 +151,47 @@ class Lapicque(SpikingNeuron):
     def forward(self, input_: Tensor, mem: Tensor | None = None):
         return self._stateful_forward(input_, (mem,))
 
-    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
+    def select_backend(self, x: Tensor, cfg: NeuronConfig, single_step: bool = False) -> str:
+        """As ``SpikingNeuron.select_backend``, and ``R``, ``C`` and ``time_step`` must not be
+        wider than the input either (the reference would then widen the state)."""
+        backend = super().select_backend(x, cfg, single_step)
+        if backend == "reference":
+            return backend
+        for name in ("R", "C", "time_step"):
+            dtype = getattr(self, name).dtype
+            if torch.promote_types(dtype, x.dtype) != x.dtype:
+                if _dispatch._requested(self.backend) == "auto":
+                    return "reference"
+                raise ValueError(
+                    f"lapicque: backend={backend!r} cannot run this neuron because {name} has "
+                    f"dtype {dtype}, wider than the input's {x.dtype}; use backend='reference'"
+                )
+        return backend
+
+    def _params(self) -> tuple[Any, ...]:
         R, C = self.circuit()
-        spk, mem = lapicque_step(
-            x,
-            states[0],
-            R,
-            C,
-            self.time_step,
-            self.threshold,
-            self.graded_spikes_factor,
-            self.config(),
-        )
+        return (R, C, self.time_step, self.threshold, self.graded_spikes_factor, self.config())
+
+    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
+        params = self._params()
+        backend = self.select_backend(x, params[-1], single_step=True)
+        if backend == "reference":
+            spk, mem = lapicque_step(x, states[0], *params)
+        else:
+            spk, mem = lapicque_step_fused(x, states[0], *params, backend)
         return spk, (mem,)
+
+    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
+        """Multi-step hook (engine): the fused kernel, or the reference scan."""
+        params = self._params()
+        backend = self.select_backend(x_seq, params[-1])
+        if backend == "reference":
+            spk, mem_seq = lapicque_scan(x_seq, states[0], *params)
+            return spk, (mem_seq,), (mem_seq[-1],)
+        spk, mem_seq, mem = lapicque_scan_fused(
+            x_seq, states[0], *params, backend, need_mem_seq=need_seqs
+        )
+        return spk, (mem_seq,) if need_seqs else None, (mem,)
 
     def init_lapicque(self) -> Tensor:
         """Deprecated snnTorch alias of ``reset_mem()``."""

@@ -1,0 +1,222 @@
+"""Fused Alpha kernels for the CPU, compiled with numba (imported lazily; cached on disk).
+
+Same layout and blocking as ``ops/synaptic/cpu.py``: blocks of ``BLOCK`` neurons walk time
+with ``E``, ``I`` and ``U`` in local arrays; one pass over the data per direction; small
+problems run on one thread. Equations: ``op.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+from ..synaptic.cpu import _param, _surrogate_row
+
+BLOCK = 512
+PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
+__all__ = ["SURROGATE_IDS", "alpha_backward", "alpha_forward", "surrogate_constants"]
+
+
+@njit(cache=True, inline="always")
+def _forward_block(
+    blk, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem, store_syn,
+    spk, eseq, iseq, useq,
+):  # fmt: skip  # pragma: no cover - compiled
+    T, N = spk.shape
+    tx = 1 if x.shape[0] > 1 else 0
+    zero = consts[0]
+    j0 = blk * BLOCK
+    n = min(BLOCK, N - j0)
+    e = e0[j0 : j0 + n].copy()
+    i = i0[j0 : j0 + n].copy()
+    u = u0[j0 : j0 + n].copy()
+    a = _param(alpha, j0, n)
+    b = _param(beta, j0, n)
+    tu = _param(tau, j0, n)
+    th = _param(thr, j0, n)
+    g = _param(graded, j0, n)
+    for t in range(T):
+        xr = x[t * tx, j0 : j0 + n]
+        sr = spk[t, j0 : j0 + n]
+        for k in range(n):
+            t_ = th[k]
+            fired = u[k] > t_
+            ep = a[k] * e[k] + xr[k]
+            ip = b[k] * i[k] - xr[k]
+            m = tu[k] * (ep + ip)
+            if reset == 0:
+                if fired:
+                    u[k] = m + i[k]
+                    e[k] = ep - t_
+                    i[k] = zero
+                else:
+                    u[k], e[k], i[k] = m, ep, ip
+            elif reset == 1 and fired:
+                u[k], e[k], i[k] = zero, zero, zero
+            else:
+                u[k], e[k], i[k] = m, ep, ip
+            sr[k] = g[k] if u[k] > t_ else zero
+        if store_syn:
+            eseq[t, j0 : j0 + n] = e
+            iseq[t, j0 : j0 + n] = i
+        if store_mem:
+            useq[t, j0 : j0 + n] = u
+    if not store_syn:
+        eseq[0, j0 : j0 + n] = e
+        iseq[0, j0 : j0 + n] = i
+    if not store_mem:
+        useq[0, j0 : j0 + n] = u
+
+
+@njit(parallel=True, cache=True)
+def _forward_parallel(x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem,
+                      store_syn, spk, eseq, iseq, useq):  # fmt: skip  # pragma: no cover
+    for blk in prange((spk.shape[1] + BLOCK - 1) // BLOCK):
+        _forward_block(blk, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset,
+                       store_mem, store_syn, spk, eseq, iseq, useq)  # fmt: skip
+
+
+@njit(cache=True)
+def _forward_serial(x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem,
+                    store_syn, spk, eseq, iseq, useq):  # fmt: skip  # pragma: no cover
+    for blk in range((spk.shape[1] + BLOCK - 1) // BLOCK):
+        _forward_block(blk, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset,
+                       store_mem, store_syn, spk, eseq, iseq, useq)  # fmt: skip
+
+
+def _threads(shape: tuple[int, int]) -> bool:
+    return shape[1] > BLOCK and shape[0] * shape[1] >= PARALLEL_MIN_ELEMENTS
+
+
+def alpha_forward(*args) -> None:
+    """(x [Tx, N], e0, i0, u0 [N], alpha, beta, tau, thr, graded [1|N], consts, reset,
+    store_mem, store_syn, spk [T, N], eseq, iseq [T|1, N], useq [T|1, N])."""
+    spk = args[13]
+    (_forward_parallel if _threads(spk.shape) else _forward_serial)(*args)
+
+
+@njit(cache=True, inline="always")
+def _direct(grad, t, T, j, zero):  # pragma: no cover - compiled
+    """Upstream gradient on a state at step ``t``: ``grad`` has T rows, 1 (final) or none."""
+    rows = grad.shape[0]
+    if rows == T:
+        return grad[t, j]
+    if rows == 1 and t == T - 1:
+        return grad[0, j]
+    return zero
+
+
+@njit(cache=True, inline="always")
+def _backward_block(
+    blk, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr, graded, consts,
+    kind, reset, gx, ge0, gi0, ga, gb, gtau, gth, gg,
+):  # fmt: skip  # pragma: no cover - compiled
+    T, N = useq.shape
+    ts = gs.shape[0]
+    gs_step = 1 if ts > 1 else 0
+    x_full = gx.shape[0] > 1 or T == 1
+    need_syn = ga.shape[0] + gb.shape[0] + gtau.shape[0] > 0
+    zero = consts[0]
+    j0 = blk * BLOCK
+    n = min(BLOCK, N - j0)
+    a = _param(alpha, j0, n)
+    b = _param(beta, j0, n)
+    tu = _param(tau, j0, n)
+    th = _param(thr, j0, n)
+    g = _param(graded, j0, n)
+    ce = np.zeros(n, dtype=u0.dtype)
+    ci = np.zeros(n, dtype=u0.dtype)
+    acc_x = np.zeros(n, dtype=u0.dtype)
+    acc_a = np.zeros(n, dtype=u0.dtype)
+    acc_b = np.zeros(n, dtype=u0.dtype)
+    acc_tau = np.zeros(n, dtype=u0.dtype)
+    acc_th = np.zeros(n, dtype=u0.dtype)
+    acc_g = np.zeros(n, dtype=u0.dtype)
+    z = np.empty(n, dtype=u0.dtype)
+    sg = np.empty(n, dtype=u0.dtype)
+    for t in range(T - 1, -1, -1):
+        ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
+        for k in range(n):
+            z[k] = useq[t, j0 + k] - th[k]
+        _surrogate_row(kind, consts, z, sg, n)
+        for k in range(n):
+            j = j0 + k
+            gsk = gs[t * gs_step, j] if ts > 0 else zero
+            gss = gsk * g[k] * sg[k]
+            g_u = gss + _direct(gu, t, T, j, zero)
+            g_e = ce[k] + _direct(ge, t, T, j, zero)
+            g_i = ci[k] + _direct(gi, t, T, j, zero)
+            fired = ur[k] > th[k]
+            dth = -gss
+            extra_i = zero
+            if reset == 0:
+                g_m, g_ep = g_u, g_e
+                g_ip = zero if fired else g_i
+                if fired:
+                    dth -= g_e
+                    extra_i = g_u
+            elif reset == 1 and fired:
+                g_m, g_ep, g_ip = zero, zero, zero
+            else:
+                g_m, g_ep, g_ip = g_u, g_e, g_i
+            g_ep += tu[k] * g_m
+            g_ip += tu[k] * g_m
+            if need_syn:
+                ep = e0[j] if t == 0 else eseq[t - 1, j]
+                ip = i0[j] if t == 0 else iseq[t - 1, j]
+                acc_tau[k] += g_m * (a[k] * ep + b[k] * ip)
+                acc_a[k] += g_ep * ep
+                acc_b[k] += g_ip * ip
+            acc_th[k] += dth
+            if z[k] > zero:
+                acc_g[k] += gsk
+            ce[k] = a[k] * g_ep
+            ci[k] = b[k] * g_ip + extra_i
+            if x_full:
+                gx[t, j] = g_ep - g_ip
+            else:
+                acc_x[k] += g_ep - g_ip
+    if not x_full:
+        gx[0, j0 : j0 + n] = acc_x
+    # Written out (a loop over a tuple of arrays miscompiles inside numba's prange).
+    if ge0.shape[0] > 0:
+        ge0[j0 : j0 + n] = ce
+    if gi0.shape[0] > 0:
+        gi0[j0 : j0 + n] = ci
+    if ga.shape[0] > 0:
+        ga[j0 : j0 + n] = acc_a
+    if gb.shape[0] > 0:
+        gb[j0 : j0 + n] = acc_b
+    if gtau.shape[0] > 0:
+        gtau[j0 : j0 + n] = acc_tau
+    if gth.shape[0] > 0:
+        gth[j0 : j0 + n] = acc_th
+    if gg.shape[0] > 0:
+        gg[j0 : j0 + n] = acc_g
+
+
+@njit(parallel=True, cache=True)
+def _backward_parallel(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr,
+                       graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
+                       gg):  # fmt: skip  # pragma: no cover - compiled
+    for blk in prange((useq.shape[1] + BLOCK - 1) // BLOCK):
+        _backward_block(blk, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau,
+                        thr, graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
+                        gg)  # fmt: skip
+
+
+@njit(cache=True)
+def _backward_serial(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr,
+                     graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
+                     gg):  # fmt: skip  # pragma: no cover - compiled
+    for blk in range((useq.shape[1] + BLOCK - 1) // BLOCK):
+        _backward_block(blk, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau,
+                        thr, graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
+                        gg)  # fmt: skip
+
+
+def alpha_backward(*args) -> None:
+    """Reverse-time BPTT of ``alpha_forward`` (argument order of ``_backward_block``)."""
+    useq = args[6]
+    (_backward_parallel if _threads(useq.shape) else _backward_serial)(*args)
