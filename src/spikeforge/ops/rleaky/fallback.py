@@ -1,0 +1,91 @@
+"""The fused RLeaky op (one-to-one ``V·S``) in plain torch (any device): same contract and
+hand-written backward as ``cpu.py``; state in float32 for half/bfloat16 inputs."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ...surrogate import Surrogate
+
+
+def _cd(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def forward(x, s0, u0, beta, thr, graded, vrec, reset, delay, store, spk, useq, vpre) -> None:
+    cd = _cd(x.dtype)
+    s, u = s0.to(cd), u0.to(cd)
+    b, th, g, vw = (p.to(cd) for p in (beta, thr, graded, vrec))
+    for t in range(spk.shape[0]):
+        fired = u > th
+        w = b * u + x[t if x.shape[0] > 1 else 0].to(cd) + s * vw
+        if reset == 0:
+            v = w - torch.where(fired, th, 0.0)
+        elif reset == 1:
+            v = torch.where(fired, 0.0, w)
+        else:
+            v = w
+        h = v > th
+        s = torch.where(h, g, 0.0)
+        spk[t] = s
+        if delay:
+            u = v
+        else:
+            d = h.to(cd) - fired.to(cd)
+            u = v - d * th if reset == 0 else (v - d * v if reset == 1 else v)
+            if store:
+                vpre[t] = v
+        if store:
+            useq[t] = u
+    if not store:
+        useq[0] = u
+
+
+def backward(
+    gs: Tensor, gu: Tensor, spk: Tensor, useq: Tensor, vpre: Tensor, s0: Tensor, u0: Tensor,
+    beta: Tensor, thr: Tensor, graded: Tensor, vrec: Tensor, spike: Surrogate, reset: int,
+    delay: bool, *outs: Tensor,
+) -> None:  # fmt: skip
+    gx, gs0, gu0, gb, gth, gg, gv_rec = outs
+    cd = _cd(useq.dtype)
+    T = useq.shape[0]
+    b, th, g, vw = (p.to(cd) for p in (beta, thr, graded, vrec))
+    cu = torch.zeros(useq.shape[1], dtype=cd, device=useq.device)
+    cs, acc_x, acc_b, acc_th, acc_g, acc_v = (torch.zeros_like(cu) for _ in range(6))
+    for t in range(T - 1, -1, -1):
+        v = (useq[t] if delay else vpre[t]).to(cd)
+        up = (u0 if t == 0 else useq[t - 1]).to(cd)
+        sp = (s0 if t == 0 else spk[t - 1]).to(cd)
+        z = v - th
+        sg = spike.grad(z)
+        h, fired = z > 0, up > th
+        gsk = cs + gs[t if gs.shape[0] > 1 else 0].to(cd) if gs.shape[0] else cs
+        gss = gsk * g * sg
+        gut = cu + gu[t].to(cd) if gu.shape[0] else cu
+        if delay or reset == 2:
+            gv, dth = gut + gss, -gss
+        else:
+            d = h.to(cd) - fired.to(cd)
+            if reset == 0:
+                gv, dth = gut * (1 - th * sg) + gss, gut * (th * sg - d) - gss
+            else:
+                gv, dth = gut * (1 - d - v * sg) + gss, gut * v * sg - gss
+        gw = torch.where(fired, 0.0, gv) if reset == 1 else gv
+        if reset == 0:
+            dth = dth - torch.where(fired, gv, 0.0)
+        acc_g += torch.where(h, gsk, 0.0)
+        acc_th += dth
+        acc_b += gw * up
+        acc_v += gw * sp
+        cu, cs = b * gw, vw * gw
+        if gx.shape[0] > 1 or T == 1:
+            gx[t] = gw
+        else:
+            acc_x += gw
+    if gx.shape[0] == 1 and T > 1:
+        gx[0] = acc_x
+    pairs = ((gs0, cs), (gu0, cu), (gb, acc_b), (gth, acc_th), (gg, acc_g), (gv_rec, acc_v))
+    for out, acc in pairs:
+        if out.shape[0]:
+            out.copy_(acc)

@@ -1,0 +1,244 @@
+"""Fused RLeaky kernels (one-to-one ``V·S``) in Triton: one launch forward over all T
+steps, one backward.
+
+Same structure as ``ops/leaky/triton.py`` (state ``S``, ``U`` in registers, ``T`` a runtime
+argument) and the same equations as ``cpu.py``. Tested with ``TRITON_INTERPRET=1``.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+from ..leaky.triton import _acc, _block, _pstride, _surrogate
+
+
+@triton.jit(do_not_specialize=["T"])
+def _rleaky_fwd_kernel(
+    x_ptr,  # [Tx, N]; x_tstride 0 when the input is the same every step
+    s0_ptr,  # [N]
+    u0_ptr,  # [N]
+    b_ptr,  # [1] or [N] (stride 0 or 1)
+    th_ptr,
+    g_ptr,
+    vr_ptr,
+    spk_ptr,  # [T, N]
+    useq_ptr,  # [T, N] if STORE else [1, N]
+    vpre_ptr,  # [T, N] if STORE and not DELAY
+    T,
+    N,
+    x_tstride,
+    b_stride,
+    th_stride,
+    g_stride,
+    vr_stride,
+    RESET: tl.constexpr,
+    DELAY: tl.constexpr,
+    STORE: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    s = tl.load(s0_ptr + offs, mask=mask, other=0.0).to(ACC)
+    u = tl.load(u0_ptr + offs, mask=mask, other=0.0).to(ACC)
+    b = tl.load(b_ptr + offs * b_stride, mask=mask, other=0.0).to(ACC)
+    th = tl.load(th_ptr + offs * th_stride, mask=mask, other=0.0).to(ACC)
+    g = tl.load(g_ptr + offs * g_stride, mask=mask, other=0.0).to(ACC)
+    vw = tl.load(vr_ptr + offs * vr_stride, mask=mask, other=0.0).to(ACC)
+    out_ty = spk_ptr.dtype.element_ty
+    for t in range(T):
+        row = tl.cast(t, tl.int64) * N
+        xv = tl.load(x_ptr + tl.cast(t, tl.int64) * x_tstride + offs, mask=mask, other=0.0)
+        fired = u > th
+        w = b * u + xv.to(ACC) + s * vw
+        if RESET == 0:
+            v = w - tl.where(fired, th, 0.0)
+        elif RESET == 1:
+            v = tl.where(fired, 0.0, w)
+        else:
+            v = w
+        h = v > th
+        s = tl.where(h, g, 0.0)
+        tl.store(spk_ptr + row + offs, s.to(out_ty), mask=mask)
+        if DELAY:
+            u = v
+        else:
+            d = h.to(ACC) - fired.to(ACC)
+            if RESET == 0:
+                u = v - d * th
+            elif RESET == 1:
+                u = v - d * v
+            else:
+                u = v
+            if STORE:
+                tl.store(vpre_ptr + row + offs, v.to(out_ty), mask=mask)
+        if STORE:
+            tl.store(useq_ptr + row + offs, u.to(out_ty), mask=mask)
+    if not STORE:
+        tl.store(useq_ptr + offs, u.to(out_ty), mask=mask)
+
+
+@triton.jit(do_not_specialize=["T"])
+def _rleaky_bwd_kernel(
+    gs_ptr,  # [Ts, N]: Ts 0 (HAS_GS False), 1 (gs_tstride 0) or T
+    gu_ptr,  # [T, N] if HAS_GU
+    spk_ptr,  # [T, N]
+    useq_ptr,  # [T, N]
+    vpre_ptr,  # [T, N] if not DELAY
+    s0_ptr,  # [N]
+    u0_ptr,  # [N]
+    b_ptr,  # [1] or [N]
+    th_ptr,
+    g_ptr,
+    vr_ptr,
+    gx_ptr,  # [T, N] if X_FULL else [1, N]
+    gs0_ptr,  # [N] if NEED_S0
+    gu0_ptr,  # [N] if NEED_U0
+    gb_ptr,  # [N] if NEED_B
+    gth_ptr,  # [N] if NEED_TH
+    gg_ptr,  # [N] if NEED_G
+    gvr_ptr,  # [N] if NEED_V
+    T,
+    N,
+    gs_tstride,
+    b_stride,
+    th_stride,
+    g_stride,
+    vr_stride,
+    c0,
+    c1,
+    KIND: tl.constexpr,
+    RESET: tl.constexpr,
+    DELAY: tl.constexpr,
+    HAS_GS: tl.constexpr,
+    HAS_GU: tl.constexpr,
+    X_FULL: tl.constexpr,
+    NEED_S0: tl.constexpr,
+    NEED_U0: tl.constexpr,
+    NEED_B: tl.constexpr,
+    NEED_TH: tl.constexpr,
+    NEED_G: tl.constexpr,
+    NEED_V: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    b = tl.load(b_ptr + offs * b_stride, mask=mask, other=0.0).to(ACC)
+    th = tl.load(th_ptr + offs * th_stride, mask=mask, other=0.0).to(ACC)
+    g = tl.load(g_ptr + offs * g_stride, mask=mask, other=0.0).to(ACC)
+    vw = tl.load(vr_ptr + offs * vr_stride, mask=mask, other=0.0).to(ACC)
+    cu = tl.zeros([BLOCK], ACC)
+    cs = tl.zeros([BLOCK], ACC)
+    acc_x = tl.zeros([BLOCK], ACC)
+    acc_b = tl.zeros([BLOCK], ACC)
+    acc_th = tl.zeros([BLOCK], ACC)
+    acc_g = tl.zeros([BLOCK], ACC)
+    acc_v = tl.zeros([BLOCK], ACC)
+    out_ty = gx_ptr.dtype.element_ty
+    for i in range(T):
+        t = T - 1 - i
+        row = tl.cast(t, tl.int64) * N
+        if DELAY:
+            v = tl.load(useq_ptr + row + offs, mask=mask, other=0.0).to(ACC)
+        else:
+            v = tl.load(vpre_ptr + row + offs, mask=mask, other=0.0).to(ACC)
+        if t > 0:
+            up = tl.load(useq_ptr + row - N + offs, mask=mask, other=0.0).to(ACC)
+            sp = tl.load(spk_ptr + row - N + offs, mask=mask, other=0.0).to(ACC)
+        else:
+            up = tl.load(u0_ptr + offs, mask=mask, other=0.0).to(ACC)
+            sp = tl.load(s0_ptr + offs, mask=mask, other=0.0).to(ACC)
+        z = v - th
+        sg = _surrogate(z, KIND, c0, c1)
+        h = z > 0
+        fired = up > th
+        gut = cu
+        if HAS_GU:
+            gut = gut + tl.load(gu_ptr + row + offs, mask=mask, other=0.0).to(ACC)
+        gsv = cs
+        if HAS_GS:
+            gsv = gsv + tl.load(
+                gs_ptr + tl.cast(t, tl.int64) * gs_tstride + offs, mask=mask, other=0.0
+            ).to(ACC)
+        gss = gsv * g * sg
+        if DELAY or RESET == 2:
+            gv = gut + gss
+            dth = -gss
+        else:
+            d = h.to(ACC) - fired.to(ACC)
+            if RESET == 0:
+                gv = gut * (1.0 - th * sg) + gss
+                dth = gut * (th * sg - d) - gss
+            else:
+                gv = gut * (1.0 - d - v * sg) + gss
+                dth = gut * v * sg - gss
+        if RESET == 1:
+            gw = tl.where(fired, 0.0, gv)
+        else:
+            gw = gv
+            if RESET == 0:
+                dth -= tl.where(fired, gv, 0.0)
+        acc_g += tl.where(h, gsv, 0.0)
+        acc_th += dth
+        acc_b += gw * up
+        acc_v += gw * sp
+        cu = b * gw
+        cs = vw * gw
+        if X_FULL:
+            tl.store(gx_ptr + row + offs, gw.to(out_ty), mask=mask)
+        else:
+            acc_x += gw
+    if not X_FULL:
+        tl.store(gx_ptr + offs, acc_x.to(out_ty), mask=mask)
+    if NEED_S0:
+        tl.store(gs0_ptr + offs, cs.to(out_ty), mask=mask)
+    if NEED_U0:
+        tl.store(gu0_ptr + offs, cu.to(out_ty), mask=mask)
+    if NEED_B:
+        tl.store(gb_ptr + offs, acc_b.to(out_ty), mask=mask)
+    if NEED_TH:
+        tl.store(gth_ptr + offs, acc_th.to(out_ty), mask=mask)
+    if NEED_G:
+        tl.store(gg_ptr + offs, acc_g.to(out_ty), mask=mask)
+    if NEED_V:
+        tl.store(gvr_ptr + offs, acc_v.to(out_ty), mask=mask)
+
+
+def forward(x, s0, u0, beta, thr, graded, vrec, reset, delay, store, spk, useq, vpre):
+    """Launch the forward kernel (arguments as ``fallback.forward``, torch tensors)."""
+    T, N = spk.shape
+    blk = _block(x)
+    params = (beta, thr, graded, vrec)
+    _rleaky_fwd_kernel[(triton.cdiv(N, blk),)](
+        x, s0, u0, *params, spk, useq, vpre if vpre.numel() else useq,
+        T, N, N if x.shape[0] > 1 else 0, *(_pstride(p) for p in params),
+        RESET=reset, DELAY=delay, STORE=store, ACC=_acc(x.dtype), BLOCK=blk,
+    )  # fmt: skip
+
+
+def backward(gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, kind, params, reset,
+             delay, *outs):  # fmt: skip
+    """Launch the backward kernel (arguments as ``fallback.backward``, torch tensors)."""
+    gx, *grads = outs
+    T, N = useq.shape
+    consts = surrogate_constants(kind, params, "float64")
+    blk = _block(useq)
+    ps = (beta, thr, graded, vrec)
+
+    def opt(t):
+        return t if t.numel() else useq
+
+    names = ("S0", "U0", "B", "TH", "G", "V")
+    needs = {f"NEED_{k}": o.numel() > 0 for k, o in zip(names, grads)}
+    _rleaky_bwd_kernel[(triton.cdiv(N, blk),)](
+        opt(gs), opt(gu), spk, useq, opt(vpre), s0, u0, *ps, gx,
+        *(opt(o) for o in grads),
+        T, N, N if gs.shape[0] > 1 else 0, *(_pstride(p) for p in ps),
+        float(consts[2]), float(consts[3]),
+        KIND=SURROGATE_IDS[kind], RESET=reset, DELAY=delay, HAS_GS=gs.shape[0] > 0,
+        HAS_GU=gu.shape[0] > 0, X_FULL=gx.shape[0] > 1 or T == 1,
+        **needs, ACC=_acc(useq.dtype), BLOCK=blk,
+    )  # fmt: skip
