@@ -197,12 +197,15 @@ alpha_fwd.register_autograd(_backward, setup_context=_setup_context)
 # -- the Python entry points the neuron calls -----------------------------------------------
 
 
-def _flat(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
-    if p.dtype != dtype:
-        p = p.to(dtype)
+def _flat(name: str, p: Tensor, shape: torch.Size, n: int) -> Tensor:
+    """A per-neuron parameter as ``[1]`` (shared) or ``[N]``, in its own dtype."""
     if p.numel() == 1:
         return p.reshape(1)
-    if torch.broadcast_shapes(p.shape, shape) != shape:
+    try:
+        fits = torch.broadcast_shapes(p.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
     return p.expand(shape).reshape(n)
 
@@ -211,15 +214,15 @@ def _call(x2, exc, inh, mem, alpha, beta, threshold, graded, cfg, need_seqs, bac
     if not cfg.reset_delay:
         raise ValueError("alpha: reset_delay=False is not defined for the Alpha neuron")
     shape, n, dtype = mem.shape, mem.numel(), mem.dtype
-    a, b = alpha.clamp(0, 1), beta.clamp(0, 1)
-    tau = torch.log(a) / (torch.log(b) - torch.log(a)) + 1  # as the reference computes it
-    params = (
-        _flat("alpha", a, shape, n, dtype),
-        _flat("beta", b, shape, n, dtype),
-        _flat("tau_alpha", tau, shape, n, dtype),
-        _flat("threshold", threshold, shape, n, dtype),
-        _flat("graded_spikes_factor", graded, shape, n, dtype),
-    )
+    a = _flat("alpha", alpha.clamp(0, 1), shape, n)
+    b = _flat("beta", beta.clamp(0, 1), shape, n)
+    # Elementwise in the parameters' dtype, as the reference computes it.
+    tau = torch.log(a) / (torch.log(b) - torch.log(a)) + 1
+    params = tuple(
+        p.to(dtype)
+        for p in (a, b, tau, _flat("threshold", threshold, shape, n),
+                  _flat("graded_spikes_factor", graded, shape, n))
+    )  # fmt: skip
     states = (exc.reshape(n), inh.reshape(n), mem.reshape(n))
     grad = torch.is_grad_enabled()
     full = need_seqs or x2.shape[0] == 1

@@ -39,7 +39,11 @@ def _flat(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -
         p = p.to(dtype)
     if p.numel() == 1:
         return p.reshape(1)
-    if torch.broadcast_shapes(p.shape, shape) != shape:
+    try:
+        fits = torch.broadcast_shapes(p.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
     return p.expand(shape).reshape(n)
 
