@@ -94,7 +94,8 @@ def _direct(
     if ROWS_T:
         out = tl.load(ptr + tl.cast(t, tl.int64) * N + offs, mask=mask, other=0.0).to(ACC)
     elif ROWS_1:
-        out = tl.load(ptr + offs, mask=mask & (t == T - 1), other=0.0).to(ACC)
+        last = (offs * 0 + t) == T - 1  # a block, so the mask stays a tensor
+        out = tl.load(ptr + offs, mask=mask & last, other=0.0).to(ACC)
     else:
         out = tl.zeros(offs.shape, ACC)
     return out
