@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
 from spikeforge.ops.rleaky.op import rleaky_scan_fused, rleaky_step_fused
@@ -179,3 +180,61 @@ def test_cpu_parallel_path(reset, delay):
     shape = (3, 2, 12_000)
     assert cpu._threads((shape[0], shape[1] * shape[2]))
     check("cpu", shape, NeuronConfig(sg.ATan(), reset, delay), False, torch.float32)
+
+
+# -- the neuron ------------------------------------------------------------------------------
+
+
+def _neuron_run(backend, step_mode, x, **kw):
+    torch.manual_seed(0)
+    lif = snn.RLeaky(beta=0.8, V=torch.linspace(-0.5, 0.6, x.shape[-1]), all_to_all=False,
+                     learn_beta=True, learn_threshold=True, step_mode=step_mode,
+                     backend=backend, **kw)  # fmt: skip
+    xr = x.clone().requires_grad_(True)
+    if step_mode == "multi":
+        spk, mem = lif(xr)
+    else:
+        outs = [lif(xt) for xt in xr]
+        spk, mem = (torch.stack([o[k] for o in outs]) for k in range(2))
+    loss = (spk * torch.arange(1.0, 1 + spk.shape[0]).view(-1, 1, 1)).sum() + mem.square().sum()
+    grads = torch.autograd.grad(loss, [xr, lif.V, lif.beta, lif.threshold])
+    return (spk, mem, lif.spk, lif.mem), grads
+
+
+@pytest.mark.parametrize("backend", ["auto", "cpu", "torch"])
+@pytest.mark.parametrize("step_mode", ["multi", "single"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_neuron_fused_equals_reference_neuron(backend, step_mode, reset):
+    x = torch.rand(7, 3, 6) * 1.4
+    want_out, want_g = _neuron_run("reference", "single", x, reset_mechanism=reset)
+    got_out, got_g = _neuron_run(backend, step_mode, x, reset_mechanism=reset)
+    for g, w in zip((*got_out, *got_g), (*want_out, *want_g)):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_neuron_uses_the_fused_op_for_one_to_one_only():
+    x = torch.rand(4, 2, 5)
+    assert snn.RLeaky(beta=0.8, all_to_all=False).select_backend(x, _cfg()) == "cpu"
+    dense = snn.RLeaky(beta=0.8, linear_features=5)
+    conv = snn.RLeaky(beta=0.8, conv2d_channels=2, kernel_size=3)
+    assert dense.select_backend(x, _cfg()) == "reference"
+    assert conv.select_backend(torch.rand(2, 2, 2, 4, 4), _cfg()) == "reference"
+    conv_cpu = snn.RLeaky(beta=0.8, conv2d_channels=2, kernel_size=3, backend="cpu")
+    with pytest.raises(ValueError, match="convolutional recurrence"):
+        conv_cpu.step_mode = "multi"
+        conv_cpu(torch.rand(2, 1, 2, 4, 4))
+    out = snn.RLeaky(beta=0.8, conv2d_channels=2, kernel_size=3, step_mode="multi")(
+        torch.rand(3, 1, 2, 4, 4)
+    )
+    assert out[0].shape == (3, 1, 2, 4, 4)
+    with pytest.raises(ValueError, match="dense recurrence"):
+        snn.RLeaky(beta=0.8, linear_features=5, backend="torch")(torch.rand(2, 5))
+    wide = snn.RLeaky(beta=0.8, V=torch.ones(5, dtype=torch.float64), all_to_all=False)
+    assert wide.select_backend(x, _cfg()) == "reference"
+    with pytest.raises(ValueError, match=r"V has dtype torch\.float64"):
+        wide.backend = "cpu"
+        wide.select_backend(x, _cfg())
+
+
+def _cfg():
+    return NeuronConfig(sg.ATan())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
 from spikeforge.ops.rsynaptic.op import rsynaptic_scan_fused, rsynaptic_step_fused
@@ -180,3 +181,50 @@ def test_cpu_parallel_path(reset, delay):
     shape = (3, 2, 12_000)
     assert cpu._threads((shape[0], shape[1] * shape[2]))
     check("cpu", shape, NeuronConfig(sg.ATan(), reset, delay), False, torch.float32)
+
+
+# -- the neuron ------------------------------------------------------------------------------
+
+
+def _neuron_run(backend, step_mode, x, **kw):
+    lif = snn.RSynaptic(alpha=0.7, beta=0.8, V=torch.linspace(-0.5, 0.6, x.shape[-1]),
+                        all_to_all=False, learn_alpha=True, learn_threshold=True,
+                        step_mode=step_mode, backend=backend, **kw)  # fmt: skip
+    xr = x.clone().requires_grad_(True)
+    if step_mode == "multi":
+        spk, syn, mem = lif(xr)
+    else:
+        outs = [lif(xt) for xt in xr]
+        spk, syn, mem = (torch.stack([o[k] for o in outs]) for k in range(3))
+    weights = torch.arange(1.0, 1 + spk.shape[0]).view(-1, 1, 1)
+    loss = (spk * weights).sum() + mem.square().sum() - syn.sum()
+    grads = torch.autograd.grad(loss, [xr, lif.V, lif.alpha, lif.threshold])
+    return (spk, syn, mem, lif.spk, lif.syn, lif.mem), grads
+
+
+@pytest.mark.parametrize("backend", ["auto", "cpu", "torch"])
+@pytest.mark.parametrize("step_mode", ["multi", "single"])
+@pytest.mark.parametrize(("reset", "delay"), [("subtract", True), ("zero", False)])
+def test_neuron_fused_equals_reference_neuron(backend, step_mode, reset, delay):
+    x = torch.rand(7, 3, 6) * 1.2
+    kw = {"reset_mechanism": reset, "reset_delay": delay}
+    want_out, want_g = _neuron_run("reference", "single", x, **kw)
+    got_out, got_g = _neuron_run(backend, step_mode, x, **kw)
+    for g, w in zip((*got_out, *got_g), (*want_out, *want_g)):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_neuron_uses_the_fused_op_for_one_to_one_only():
+    cfg = NeuronConfig(sg.ATan())
+    x = torch.rand(4, 2, 5)
+    assert snn.RSynaptic(0.5, 0.8, all_to_all=False).select_backend(x, cfg) == "cpu"
+    dense = snn.RSynaptic(0.5, 0.8, linear_features=5)
+    assert dense.select_backend(x, cfg) == "reference"
+    with pytest.raises(ValueError, match="dense recurrence"):
+        dense.backend = "cpu"
+        dense(x[0])
+    conv = snn.RSynaptic(0.5, 0.8, conv2d_channels=2, kernel_size=3, backend="torch")
+    with pytest.raises(ValueError, match="convolutional recurrence"):
+        conv(torch.rand(1, 2, 4, 4))
+    quant = snn.RSynaptic(0.5, 0.8, all_to_all=False, state_quant=torch.round)
+    assert quant.select_backend(x, quant.config()) == "reference"

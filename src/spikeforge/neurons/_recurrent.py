@@ -12,7 +12,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._base import as_float_tensor
+from ..ops import _dispatch
+from ..ops.config import NeuronConfig
+from ._base import SMALL_STEP_ELEMENTS, as_float_tensor
 
 __all__ = ["RecurrentMixin"]
 
@@ -75,7 +77,11 @@ def check_recurrent_args(
 
 
 class RecurrentMixin:
-    """Builds ``self.recurrent`` (or ``self.V``) and applies ``rec(S)``; for LIF subclasses."""
+    """Builds ``self.recurrent`` (or ``self.V``) and applies ``rec(S)``; for LIF subclasses.
+
+    Only the one-to-one recurrence has fused kernels (``ops.rleaky``, ``ops.rsynaptic``): a
+    dense or convolutional one runs on the reference (``auto``), and a named backend raises.
+    """
 
     def _init_recurrence(
         self,
@@ -115,6 +121,8 @@ class RecurrentMixin:
 
     def _check_recurrent_input(self, x: Tensor) -> None:
         cls = type(self).__name__
+        if getattr(self, "step_mode", "single") == "multi" and x.dim() > 1:
+            x = x[0]  # a time-major sequence: check one step
         if not self.all_to_all:
             try:
                 shape = torch.broadcast_shapes(self.V.shape, x.shape)
@@ -137,3 +145,31 @@ class RecurrentMixin:
                 f"{cls}: input_ must be [B, C, H, W] or [C, H, W] with C = conv2d_channels="
                 f"{self.conv2d_channels}, got shape {tuple(x.shape)}"
             )
+
+    def _recurrent_unfusable_reason(self, x: Tensor, single_step: bool) -> str | None:
+        """Why the recurrence needs the reference, or None if the fused op can run it."""
+        if self.all_to_all:
+            if self.linear_features is not None:
+                return "the dense recurrence (linear_features) has no fused kernel"
+            return "the convolutional recurrence (conv2d_channels) has no fused kernel"
+        V = self.V
+        if torch.promote_types(V.dtype, x.dtype) != x.dtype:
+            return f"V has dtype {V.dtype}, wider than the input's {x.dtype}"
+        state = x.shape if single_step else x.shape[1:]
+        try:
+            fits = torch.broadcast_shapes(V.shape, state) == state
+        except RuntimeError:
+            fits = False
+        if not fits:
+            return f"V of shape {tuple(V.shape)} does not fit the state {tuple(state)}"
+        return None
+
+    def select_backend(self, x: Tensor, cfg: NeuronConfig, single_step: bool = False) -> str:
+        """As ``SpikingNeuron.select_backend``, plus the recurrence's own limits."""
+        reason = self._recurrent_unfusable_reason(x, single_step)
+        if reason is None:
+            return super().select_backend(x, cfg, single_step)
+        small = single_step and x.numel() < SMALL_STEP_ELEMENTS
+        return _dispatch.select_backend(
+            self.fused_op, self.backend, x.device, x.dtype, reason, small
+        )
