@@ -33,31 +33,35 @@ __all__ = ["lapicque_scan_fused", "lapicque_step_fused"]
 _dispatch.register_standard_backends("lapicque")  # the leaky/synaptic ops' cpu, triton, torch
 
 
+def _fits(p: Tensor, shape: torch.Size) -> bool:
+    """``p`` broadcasts to ``shape`` without widening it."""
+    try:
+        return torch.broadcast_shapes(p.shape, shape) == shape
+    except RuntimeError:
+        return False
+
+
 def _flat(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
     """A per-neuron quantity as ``[1]`` (shared) or ``[N]``; never clamped."""
     if p.dtype != dtype:
         p = p.to(dtype)
     if p.numel() == 1:
         return p.reshape(1)
-    try:
-        fits = torch.broadcast_shapes(p.shape, shape) == shape
-    except RuntimeError:
-        fits = False
-    if not fits:
+    if not _fits(p, shape):
         raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
     return p.expand(shape).reshape(n)
 
 
 def _transformed_input(x: Tensor, R: Tensor, tau: Tensor, time_step: Tensor) -> Tensor:
     """``X·R·(1/τ)·Δt`` in the reference's order; per-neuron factors must not widen ``x``."""
-    x_in = x * R * (1 / tau) * time_step
-    if x_in.shape != x.shape:
-        raise ValueError(
-            f"R, C or time_step (shapes {tuple(R.shape)}, {tuple(tau.shape)}, "
-            f"{tuple(time_step.shape)}) broadcast the input from {tuple(x.shape)} to "
-            f"{tuple(x_in.shape)}; per-neuron values must match the input's trailing dimensions"
-        )
-    return x_in.to(x.dtype)
+    for name, p in (("R", R), ("R*C", tau), ("time_step", time_step)):
+        if not _fits(p, x.shape[1:]):
+            raise ValueError(
+                f"{name} of shape {tuple(p.shape)} does not broadcast to the state "
+                f"{tuple(x.shape[1:])}; per-neuron values must match the input's trailing "
+                "dimensions"
+            )
+    return (x * R * (1 / tau) * time_step).to(x.dtype)
 
 
 def _run(x, mem, R, C, time_step, threshold, graded, cfg, backend, store):
