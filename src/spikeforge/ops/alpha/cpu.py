@@ -39,24 +39,26 @@ def _forward_block(
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
-        for k in range(n):
+        for k in range(n):  # selects, not branches: the reset pattern is data-dependent
             t_ = th[k]
             fired = u[k] > t_
             ep = a[k] * e[k] + xr[k]
             ip = b[k] * i[k] - xr[k]
             m = tu[k] * (ep + ip)
             if reset == 0:
-                if fired:
-                    u[k] = m + i[k]
-                    e[k] = ep - t_
-                    i[k] = zero
-                else:
-                    u[k], e[k], i[k] = m, ep, ip
-            elif reset == 1 and fired:
-                u[k], e[k], i[k] = zero, zero, zero
+                un = m + i[k] if fired else m
+                e[k] = ep - t_ if fired else ep
+                i[k] = zero if fired else ip
+            elif reset == 1:
+                un = zero if fired else m
+                e[k] = zero if fired else ep
+                i[k] = zero if fired else ip
             else:
-                u[k], e[k], i[k] = m, ep, ip
-            sr[k] = g[k] if u[k] > t_ else zero
+                un = m
+                e[k] = ep
+                i[k] = ip
+            u[k] = un
+            sr[k] = g[k] if un > t_ else zero
         if store_syn:
             eseq[t, j0 : j0 + n] = e
             iseq[t, j0 : j0 + n] = i
@@ -97,14 +99,15 @@ def alpha_forward(*args) -> None:
 
 
 @njit(cache=True, inline="always")
-def _direct(grad, t, T, j, zero):  # pragma: no cover - compiled
-    """Upstream gradient on a state at step ``t``: ``grad`` has T rows, 1 (final) or none."""
+def _grad_row(grad, t, T, j0, n, zrow):  # pragma: no cover - compiled
+    """Upstream gradient on a state at step ``t``: ``grad`` has T rows, 1 (the final
+    state's) or none (then the zero row)."""
     rows = grad.shape[0]
     if rows == T:
-        return grad[t, j]
+        return grad[t, j0 : j0 + n]
     if rows == 1 and t == T - 1:
-        return grad[0, j]
-    return zero
+        return grad[0, j0 : j0 + n]
+    return zrow
 
 
 @njit(cache=True, inline="always")
@@ -125,6 +128,7 @@ def _backward_block(
     tu = _param(tau, j0, n)
     th = _param(thr, j0, n)
     g = _param(graded, j0, n)
+    zrow = np.zeros(n, dtype=u0.dtype)
     ce = np.zeros(n, dtype=u0.dtype)
     ci = np.zeros(n, dtype=u0.dtype)
     acc_x = np.zeros(n, dtype=u0.dtype)
@@ -135,48 +139,57 @@ def _backward_block(
     acc_g = np.zeros(n, dtype=u0.dtype)
     z = np.empty(n, dtype=u0.dtype)
     sg = np.empty(n, dtype=u0.dtype)
+    gxr = np.empty(n, dtype=u0.dtype)
     for t in range(T - 1, -1, -1):
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
+        vr = useq[t, j0 : j0 + n]
+        early = t == 0 or not need_syn  # the sequences may be empty when not needed
+        er = e0[j0 : j0 + n] if early else eseq[t - 1, j0 : j0 + n]
+        ir = i0[j0 : j0 + n] if early else iseq[t - 1, j0 : j0 + n]
+        gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zrow
+        gur = _grad_row(gu, t, T, j0, n, zrow)
+        ger = _grad_row(ge, t, T, j0, n, zrow)
+        gir = _grad_row(gi, t, T, j0, n, zrow)
         for k in range(n):
-            z[k] = useq[t, j0 + k] - th[k]
+            z[k] = vr[k] - th[k]
         _surrogate_row(kind, consts, z, sg, n)
         for k in range(n):
-            j = j0 + k
-            gsk = gs[t * gs_step, j] if ts > 0 else zero
+            gsk = gsr[k]
             gss = gsk * g[k] * sg[k]
-            g_u = gss + _direct(gu, t, T, j, zero)
-            g_e = ce[k] + _direct(ge, t, T, j, zero)
-            g_i = ci[k] + _direct(gi, t, T, j, zero)
+            g_u = gss + gur[k]
+            g_e = ce[k] + ger[k]
+            g_i = ci[k] + gir[k]
             fired = ur[k] > th[k]
-            dth = -gss
-            extra_i = zero
             if reset == 0:
-                g_m, g_ep = g_u, g_e
+                g_m = g_u
+                g_ep = g_e
                 g_ip = zero if fired else g_i
-                if fired:
-                    dth -= g_e
-                    extra_i = g_u
-            elif reset == 1 and fired:
-                g_m, g_ep, g_ip = zero, zero, zero
+                acc_th[k] -= gss + (g_e if fired else zero)
+                extra_i = g_u if fired else zero
+            elif reset == 1:
+                g_m = zero if fired else g_u
+                g_ep = zero if fired else g_e
+                g_ip = zero if fired else g_i
+                acc_th[k] -= gss
+                extra_i = zero
             else:
                 g_m, g_ep, g_ip = g_u, g_e, g_i
+                acc_th[k] -= gss
+                extra_i = zero
             g_ep += tu[k] * g_m
             g_ip += tu[k] * g_m
             if need_syn:
-                ep = e0[j] if t == 0 else eseq[t - 1, j]
-                ip = i0[j] if t == 0 else iseq[t - 1, j]
-                acc_tau[k] += g_m * (a[k] * ep + b[k] * ip)
-                acc_a[k] += g_ep * ep
-                acc_b[k] += g_ip * ip
-            acc_th[k] += dth
-            if z[k] > zero:
-                acc_g[k] += gsk
+                acc_tau[k] += g_m * (a[k] * er[k] + b[k] * ir[k])
+                acc_a[k] += g_ep * er[k]
+                acc_b[k] += g_ip * ir[k]
+            acc_g[k] += gsk if z[k] > zero else zero
             ce[k] = a[k] * g_ep
             ci[k] = b[k] * g_ip + extra_i
-            if x_full:
-                gx[t, j] = g_ep - g_ip
-            else:
-                acc_x[k] += g_ep - g_ip
+            gxr[k] = g_ep - g_ip
+        if x_full:
+            gx[t, j0 : j0 + n] = gxr
+        else:
+            acc_x += gxr
     if not x_full:
         gx[0, j0 : j0 + n] = acc_x
     # Written out (a loop over a tuple of arrays miscompiles inside numba's prange).
