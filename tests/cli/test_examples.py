@@ -73,6 +73,20 @@ def test_005_conv_snn_learns():
     assert load("005_conv_snn.py").main(["--small"])["accuracy"] > 50
 
 
+def test_005_conv_snn_validation_split_and_schedule_choices(capsys):
+    example = load("005_conv_snn.py")
+    with pytest.raises(SystemExit) as exc:
+        example.main(["--valid", "60000"])
+    assert exc.value.code == 2
+    assert "--valid must be in [0, 60000), got 60000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        example.main(["--schedule", "step"])
+    assert "'constant', 'cosine', 'onecycle'" in capsys.readouterr().err
+    result = example.main(["--small", "--valid", "500", "--schedule", "constant", "--lr", "2e-3"])
+    assert "validation accuracy after one epoch (20 batches)" in capsys.readouterr().out
+    assert result["accuracy"] > 50  # 500 held-out training images, chance is 10 %
+
+
 def test_006_pooling_residual_learns():
     assert load("006_pooling_residual.py").main(["--small"])["accuracy"] > 30
 

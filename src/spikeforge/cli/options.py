@@ -37,7 +37,8 @@ DATASETS = ("mnist", "fashion-mnist")
 
 # Per-model defaults for the options left unset on the command line.
 # fc: snnTorch tutorial 5 (784-1000-10, Leaky β=0.95, Adam 5e-4, CE on membrane summed over T).
-# conv: tutorial 6's 12C5-MP2-64C5-MP2-FC10 with fast_sigmoid(25).
+# conv: tutorial 6's 12C5-MP2-64C5-MP2-FC10 with fast_sigmoid(25), Adam with a one-cycle
+# learning rate peaking at 5e-3 (98.5 %+ after one epoch; constant 2e-3 gave 98.25-98.48 %).
 PRESETS: dict[str, dict[str, Any]] = {
     "fc": {
         "lr": 5e-4,
@@ -47,10 +48,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 128,
     },
     "conv": {
-        "lr": 2e-3,
+        "lr": 5e-3,
         "beta": 0.9,
         "surrogate": "fast_sigmoid",
-        "schedule": "constant",
+        "schedule": "onecycle",
         "batch_size": 128,
     },
 }
