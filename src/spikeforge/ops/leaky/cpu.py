@@ -198,6 +198,72 @@ def _forward_block(
 
 
 @njit(cache=True, inline="always")
+def _backward_row_simple(
+    reset,
+    has_gu,
+    has_gs,
+    carry,
+    gsr,
+    gur,
+    ur,
+    z,
+    sg,
+    b,
+    th,
+    g,
+    gvr,
+    gss,
+    acc_b,
+    acc_th,
+    acc_g,
+    need_b,
+    need_th,
+    need_g,
+    zero,
+):  # pragma: no cover
+    """``_backward_row`` for the modes whose membrane gradient passes the reset unchanged
+    (``reset_delay``, or no reset), split into short loops over few arrays each: a loop that
+    touches many arrays is not vectorised (too many possible overlaps to check), and the
+    parameter sums run only when their gradient is wanted."""
+    n = carry.shape[0]
+    if has_gu:
+        for k in range(n):
+            carry[k] += gur[k]
+    if has_gs:
+        for k in range(n):
+            gss[k] = gsr[k] * g[k] * sg[k]
+    else:
+        gss[:] = zero
+    if reset == 1:
+        for k in range(n):
+            gv = carry[k] + gss[k]
+            gvr[k] = gv
+            carry[k] = zero if ur[k] > th[k] else b[k] * gv
+    else:
+        for k in range(n):
+            gv = carry[k] + gss[k]
+            gvr[k] = gv
+            carry[k] = b[k] * gv
+    if need_b:
+        if reset == 1:
+            for k in range(n):
+                acc_b[k] += zero if ur[k] > th[k] else gvr[k] * ur[k]
+        else:
+            for k in range(n):
+                acc_b[k] += gvr[k] * ur[k]
+    if need_th:
+        if reset == 0:
+            for k in range(n):
+                acc_th[k] -= gss[k] + (gvr[k] if ur[k] > th[k] else zero)
+        else:
+            for k in range(n):
+                acc_th[k] -= gss[k]
+    if need_g and has_gs:
+        for k in range(n):
+            acc_g[k] += gsr[k] if z[k] > zero else zero
+
+
+@njit(cache=True, inline="always")
 def _backward_row(
     reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th, acc_g, zero, one
 ):  # pragma: no cover
@@ -283,7 +349,7 @@ def _backward_parallel(
     gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay, gx, gu0, gb, gth, gg
 ):  # pragma: no cover - compiled
     for blk in prange((useq.shape[1] + BLOCK - 1) // BLOCK):
-        work = np.empty(12 * BLOCK, dtype=u0.dtype)
+        work = np.empty(13 * BLOCK, dtype=u0.dtype)
         _backward_block(blk, BLOCK, work, gs, gu, useq, vpre, u0, beta, thr, graded, consts,
                         kind, reset, delay, gx, gu0, gb, gth, gg)  # fmt: skip
 
@@ -292,7 +358,7 @@ def _backward_parallel(
 def _backward_serial(
     gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay, gx, gu0, gb, gth, gg
 ):  # pragma: no cover - compiled
-    work = np.empty(12 * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    work = np.empty(13 * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
     for blk in range((useq.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
         _backward_block(blk, SERIAL_BLOCK, work, gs, gu, useq, vpre, u0, beta, thr, graded,
                         consts, kind, reset, delay, gx, gu0, gb, gth, gg)  # fmt: skip
@@ -344,6 +410,8 @@ def _backward_block(
     gv_local = _row(work, 9, size, n)
     z = _row(work, 10, size, n)
     sg = _row(work, 11, size, n)
+    gss = _row(work, 12, size, n)
+    simple = delay or reset == 2
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
@@ -353,12 +421,19 @@ def _backward_block(
         gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zeros
         gur = gu[t, j0 : j0 + n] if has_gu else zeros
         gvr = gx[t, j0 : j0 + n] if x_full else gv_local
-        _backward_row(
-            reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th,
-            acc_g, zero, consts[1],
-        )  # fmt: skip
+        if simple:
+            _backward_row_simple(
+                reset, has_gu, ts > 0, carry, gsr, gur, ur, z, sg, b, th, g, gvr, gss,
+                acc_b, acc_th, acc_g, gb.shape[0] > 0, gth.shape[0] > 0, gg.shape[0] > 0, zero,
+            )  # fmt: skip
+        else:
+            _backward_row(
+                reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th,
+                acc_g, zero, consts[1],
+            )  # fmt: skip
         if not x_full:
-            acc_x += gv_local
+            for k in range(n):
+                acc_x[k] += gv_local[k]
     if not x_full:
         gx[0, j0 : j0 + n] = acc_x
     if gu0.shape[0] > 0:
