@@ -28,6 +28,7 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._buffers import pooled_empty
+from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
 
 __all__ = ["RESET_CODES", "leaky_scan_fused", "leaky_step_fused"]
@@ -266,35 +267,22 @@ def _backward(ctx, grad_spk, grad_mem, _grad_vpre):
 leaky_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
-class _EagerLeaky(torch.autograd.Function):
-    """The same forward and backward kernels without the custom op's dispatch (about
-    0.2 ms per call): eager mode takes this path, ``torch.compile`` the op."""
+def _eager_forward(x, mem0, beta, thr, graded, reset, delay, store, _kind, _p0, _p1, backend):
+    return _forward(x, mem0, beta, thr, graded, reset, delay, store, backend)
 
-    @staticmethod
-    def forward(ctx, *inputs):
-        x, mem0, beta, thr, graded, reset, delay, store, _kind, _p0, _p1, backend = inputs
-        output = _forward(x, mem0, beta, thr, graded, reset, delay, store, backend)
-        _setup_context(ctx, inputs, output)
-        ctx.mark_non_differentiable(output[2])
-        return output
 
-    @staticmethod
-    def backward(ctx, grad_spk, grad_mem, _grad_vpre):
-        return _backward_with(_backward_kernels, ctx, grad_spk, grad_mem)
+def _eager_backward(ctx, grad_spk, grad_mem, _grad_vpre):
+    return _backward_with(_backward_kernels, ctx, grad_spk, grad_mem)
+
+
+_EagerLeaky = eager_function(
+    "_EagerLeaky", _eager_forward, _setup_context, _eager_backward, non_differentiable=(2,)
+)
 
 
 def _leaky_fwd(*args):
-    """The fused forward: the custom op when compiling, the lean autograd path in eager."""
-    if _use_custom_op():
-        return torch.ops.spikeforge.leaky_fwd(*args)
-    return _EagerLeaky.apply(*args)
-
-
-def _use_custom_op() -> bool:
-    return _FORCE_CUSTOM_OP or torch.compiler.is_compiling()
-
-
-_FORCE_CUSTOM_OP = False  # tests set it to run the registered op in eager mode
+    """The fused forward: the registered op under torch.compile, the lean path in eager."""
+    return call_fused(torch.ops.spikeforge.leaky_fwd, _EagerLeaky, *args)
 
 
 # -- the Python entry points the neurons call -------------------------------------------------

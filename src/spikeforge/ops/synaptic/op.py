@@ -22,6 +22,7 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._buffers import pooled_empty
+from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
 
@@ -53,6 +54,12 @@ def synaptic_fwd(
     sg_p1: float, backend: str,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """x [T, N] -> (spk [T, N], syn_seq, mem_seq [T or 1, N], v_pre [T or 0, N])."""
+    return _forward(x, syn0, mem0, alpha, beta, threshold, graded, reset, reset_delay, store,
+                    backend)  # fmt: skip
+
+
+def _forward(x, syn0, mem0, alpha, beta, threshold, graded, reset, reset_delay, store, backend):
+    """The forward kernels (the custom op's body, also called by the eager path)."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
     ins = [_rows(x)] + [t.contiguous() for t in (syn0, mem0, alpha, beta, threshold, graded)]
     if backend == "cpu":
@@ -88,6 +95,17 @@ def synaptic_bwd(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """Grads of x [x_steps, N], syn0, mem0 [N] and per-neuron sums for alpha, beta,
     threshold, graded ([N], or 0 rows when ``needs`` says no)."""
+    return _backward_kernels(
+        grad_spk, grad_syn, grad_mem, syn_seq, mem_seq, v_pre, syn0, mem0, alpha, beta,
+        threshold, graded, x_steps, reset, reset_delay, surrogate, sg_p0, sg_p1, needs, backend,
+    )  # fmt: skip
+
+
+def _backward_kernels(
+    grad_spk, grad_syn, grad_mem, syn_seq, mem_seq, v_pre, syn0, mem0, alpha, beta, threshold,
+    graded, x_steps, reset, reset_delay, surrogate, sg_p0, sg_p1, needs, backend,
+):  # fmt: skip
+    """The backward kernels (the custom op's body, also called by the eager path)."""
     N = mem_seq.shape[1]
     dt, dev = mem_seq.dtype, mem_seq.device
     gx = pooled_empty((x_steps, N), dt, dev)
@@ -144,14 +162,15 @@ def _setup_context(ctx, inputs, output) -> None:
     ctx.static = (reset, delay, kind, p0, p1, backend)
 
 
-def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
+def _backward_with(bwd, ctx, grad_spk, grad_syn, grad_mem) -> tuple:
+    """The autograd backward shared by the registered op and the eager path."""
     iseq, useq, vpre, syn0, mem0, alpha, beta, thr, graded = ctx.saved_tensors
     T = ctx.x_shape[0]
     if not ctx.store and T > 1:
         raise RuntimeError("spikeforge::synaptic_fwd ran with store=False: no gradient")
     reset, delay, kind, p0, p1, backend = ctx.static
     needs = ctx.needs_input_grad
-    gx, gi0, gu0, ga, gb, gth, gg = torch.ops.spikeforge.synaptic_bwd(
+    gx, gi0, gu0, ga, gb, gth, gg = bwd(
         grad_spk, grad_syn, grad_mem, iseq, useq, vpre, syn0, mem0, alpha, beta, thr, graded,
         1 if ctx.x_broadcast else T, reset, delay, kind, p0, p1, list(needs[1:7]), backend,
     )  # fmt: skip
@@ -175,7 +194,24 @@ def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
     )
 
 
+def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
+    return _backward_with(torch.ops.spikeforge.synaptic_bwd, ctx, grad_spk, grad_syn, grad_mem)
+
+
 synaptic_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _eager_forward(x, syn0, mem0, alpha, beta, thr, graded, reset, delay, store, *rest):
+    return _forward(x, syn0, mem0, alpha, beta, thr, graded, reset, delay, store, rest[-1])
+
+
+def _eager_backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
+    return _backward_with(_backward_kernels, ctx, grad_spk, grad_syn, grad_mem)
+
+
+_EagerSynaptic = eager_function(
+    "_EagerSynaptic", _eager_forward, _setup_context, _eager_backward, non_differentiable=(3,)
+)
 
 
 def _flat(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
@@ -201,7 +237,8 @@ def _call(x2, syn, mem, alpha, beta, threshold, graded, cfg, backend, store):
         store = torch.is_grad_enabled() and any(
             t.requires_grad for t in (x2, syn, mem, *params)
         )  # fmt: skip
-    return torch.ops.spikeforge.synaptic_fwd(
+    return call_fused(
+        torch.ops.spikeforge.synaptic_fwd, _EagerSynaptic,
         x2, syn.reshape(n), mem.reshape(n), *params, RESET_CODES[cfg.reset], cfg.reset_delay,
         store, cfg.spike_fn.kind, sg[0], sg[1], backend,
     )  # fmt: skip
