@@ -10,6 +10,7 @@ import torch
 import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
+from spikeforge.ops.rleaky.dense import rleaky_dense_scan
 from spikeforge.ops.rleaky.op import rleaky_scan_fused, rleaky_step_fused
 from spikeforge.ops.rleaky.reference import rleaky_scan, rleaky_step
 
@@ -33,17 +34,17 @@ def _rec(v):
     return lambda s: s * v
 
 
-def _pre_reset(x, spk, spk0, mem, mem0, beta, thr, v, cfg):
+def _pre_reset(x, spk, spk0, mem, mem0, beta, thr, rec, cfg):
     prev = torch.cat([mem0.unsqueeze(0), mem[:-1]])
     sprev = torch.cat([spk0.unsqueeze(0), spk[:-1]])
-    w = beta.clamp(0, 1) * prev + x + sprev * v
+    w = beta.clamp(0, 1) * prev + x + rec(sprev)
     fired = (prev > thr).double()
     if cfg.reset == "subtract":
         return w - fired * thr
     return (1 - fired) * w if cfg.reset == "zero" else w
 
 
-def draw(shape, cfg, params, dtype, margin=1e-3, seed=0):
+def draw(shape, cfg, params, dtype, margin=1e-3, seed=0, rec=None):
     """Inputs whose float64 reference run keeps V and U at least ``margin`` from θ."""
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(shape, generator=gen, dtype=torch.float64) * 1.6 - 0.3).to(dtype)
@@ -51,11 +52,12 @@ def draw(shape, cfg, params, dtype, margin=1e-3, seed=0):
     spk0 = ((torch.rand(shape[1:], generator=gen, dtype=torch.float64) > 0.5) * g).to(dtype)
     mem0 = (torch.rand(shape[1:], generator=gen, dtype=torch.float64) * 0.8).to(dtype)
     b, th, g, v = (p.detach().double() for p in params)
+    rec = _rec(v) if rec is None else rec
     for _ in range(500):
         with torch.no_grad():
             s0, u0 = spk0.double(), mem0.double()
-            spk, mem = rleaky_scan(x.double(), s0, u0, b, th, g, _rec(v), cfg)
-        vpre = _pre_reset(x.double(), spk, s0, mem, u0, b, th, v, cfg)
+            spk, mem = rleaky_scan(x.double(), s0, u0, b, th, g, rec, cfg)
+        vpre = _pre_reset(x.double(), spk, s0, mem, u0, b, th, rec, cfg)
         close = torch.minimum((vpre - th).abs(), (mem - th).abs()) < margin
         if not close.any():
             return x, spk0, mem0
@@ -217,8 +219,8 @@ def test_neuron_uses_the_fused_op_for_one_to_one_only():
     assert snn.RLeaky(beta=0.8, all_to_all=False).select_backend(x, _cfg()) == "cpu"
     dense = snn.RLeaky(beta=0.8, linear_features=5)
     conv = snn.RLeaky(beta=0.8, conv2d_channels=2, kernel_size=3)
-    assert dense.select_backend(x, _cfg()) == "reference"
     assert conv.select_backend(torch.rand(2, 2, 2, 4, 4), _cfg()) == "reference"
+    assert dense.select_backend(x, _cfg()) == "torch"
     conv_cpu = snn.RLeaky(beta=0.8, conv2d_channels=2, kernel_size=3, backend="cpu")
     with pytest.raises(ValueError, match="convolutional recurrence"):
         conv_cpu.step_mode = "multi"
@@ -227,8 +229,10 @@ def test_neuron_uses_the_fused_op_for_one_to_one_only():
         torch.rand(3, 1, 2, 4, 4)
     )
     assert out[0].shape == (3, 1, 2, 4, 4)
-    with pytest.raises(ValueError, match="dense recurrence"):
-        snn.RLeaky(beta=0.8, linear_features=5, backend="torch")(torch.rand(2, 5))
+    with pytest.raises(ValueError, match="no 'cpu' backend"):
+        snn.RLeaky(beta=0.8, linear_features=5, backend="cpu")(torch.rand(2, 5))
+    quant = snn.RLeaky(beta=0.8, linear_features=5, state_quant=torch.round)
+    assert quant.select_backend(x, quant.config()) == "reference"
     wide = snn.RLeaky(beta=0.8, V=torch.ones(5, dtype=torch.float64), all_to_all=False)
     assert wide.select_backend(x, _cfg()) == "reference"
     with pytest.raises(ValueError, match=r"V has dtype torch\.float64"):
@@ -238,3 +242,95 @@ def test_neuron_uses_the_fused_op_for_one_to_one_only():
 
 def _cfg():
     return NeuronConfig(sg.ATan())
+
+
+# -- the dense recurrence (torch backend with a hand-written BPTT) -------------------------
+
+
+def check_dense(shape, cfg, dtype, seed=0):
+    n = shape[-1]
+    gen = torch.Generator().manual_seed(seed + 7)
+    lin64 = torch.nn.Linear(n, n).double()
+    with torch.no_grad():
+        lin64.weight.copy_((torch.rand(n, n, generator=gen, dtype=torch.float64) - 0.5) * 0.8)
+        lin64.bias.copy_((torch.rand(n, generator=gen, dtype=torch.float64) - 0.5) * 0.2)
+    params = make_params(True, n, dtype)
+    inputs = draw(shape, cfg, params, dtype, seed=seed, rec=lin64)
+    params = params[:3]  # beta, threshold, graded (no V)
+    lin = torch.nn.Linear(n, n).to(dtype)
+    lin.load_state_dict(lin64.state_dict())
+    gen = torch.Generator().manual_seed(seed + 1)
+    cot = [torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2)]
+
+    def run_with(fn, layer, dt, cot):
+        leaves = [t.detach().to(dt).requires_grad_(True) for t in inputs]
+        ps = [p.detach().to(dt).requires_grad_(True) for p in params]
+        spk, mem = fn(*leaves, *ps, layer)
+        loss = (spk * cot[0]).sum() + (mem * cot[1]).sum()
+        grads = torch.autograd.grad(loss, [*leaves, *ps, layer.weight, layer.bias])
+        return (spk, mem), grads
+
+    def dense(*args):
+        *rest, layer = args
+        spk, mem, spk_t, mem_t = rleaky_dense_scan(*rest, layer, cfg)
+        assert torch.equal(spk_t, spk[-1]) and torch.equal(mem_t, mem[-1])
+        return spk, mem
+
+    got_out, got_g = run_with(dense, lin, dtype, [c.to(dtype) for c in cot])
+    want_out, want_g = run_with(lambda *a: rleaky_scan(*a, cfg), lin64, torch.float64, cot)
+    assert torch.equal(got_out[0].double(), want_out[0]), "spikes differ"
+    tol = {torch.float32: 2e-5, torch.float64: 1e-10}[dtype]
+    torch.testing.assert_close(got_out[1].double(), want_out[1], rtol=tol, atol=tol)
+    names = ["x", "spk0", "mem0", "beta", "threshold", "graded", "weight", "bias"]
+    for name, g, w in zip(names, got_g, want_g):
+        scale = max(1.0, w.abs().max().item())
+        torch.testing.assert_close(g.double(), w, rtol=20 * tol, atol=20 * tol * scale,
+                                   msg=lambda m, n=name: f"{n}: {m}")  # fmt: skip
+
+
+@pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("shape", [(1, 1, 3), (8, 3, 7)], ids=str)
+def test_dense_matches_reference(reset, delay, dtype, shape):
+    check_dense(shape, NeuronConfig(sg.ATan(), reset, delay), dtype)
+
+
+@pytest.mark.parametrize(
+    "spike_fn", [sg.FastSigmoid(slope=10), sg.Triangular(0.7), sg.SparseFastSigmoid(4, 0.1)],
+    ids=repr,
+)  # fmt: skip
+def test_dense_surrogates(spike_fn):
+    check_dense((5, 2, 6), NeuronConfig(spike_fn, "zero", False), torch.float64)
+
+
+def test_opcheck_rleaky_dense_op():
+    args = (
+        torch.rand(4, 2, 5).requires_grad_(True), torch.rand(2, 5).requires_grad_(True),
+        torch.rand(2, 5).requires_grad_(True), torch.rand(5, 5).requires_grad_(True),
+        torch.rand(5).requires_grad_(True), torch.tensor([0.7]).requires_grad_(True),
+        torch.rand(10), torch.tensor([1.0]), 0, False, True, "atan", 2.0, 0.0,
+    )  # fmt: skip
+    torch.library.opcheck(torch.ops.spikeforge.rleaky_dense_fwd.default, args)
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("step_mode", ["multi", "single"])
+def test_dense_neuron_equals_reference_neuron(backend, step_mode):
+    x = torch.rand(6, 3, 5) * 1.2
+
+    def run_neuron(backend, step_mode):
+        torch.manual_seed(0)
+        lif = snn.RLeaky(beta=0.8, linear_features=5, learn_beta=True, reset_delay=False,
+                         step_mode=step_mode, backend=backend)  # fmt: skip
+        xr = x.clone().requires_grad_(True)
+        if step_mode == "multi":
+            spk, mem = lif(xr)
+        else:
+            outs = [lif(xt) for xt in xr]
+            spk, mem = (torch.stack([o[k] for o in outs]) for k in range(2))
+        loss = (spk * torch.arange(1.0, 7).view(-1, 1, 1)).sum() + mem.square().sum()
+        leaves = [xr, lif.beta, lif.recurrent.weight, lif.recurrent.bias]
+        return (spk, mem, lif.spk, lif.mem, *torch.autograd.grad(loss, leaves))
+
+    for g, w in zip(run_neuron(backend, step_mode), run_neuron("reference", "single")):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)

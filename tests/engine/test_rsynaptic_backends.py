@@ -10,6 +10,7 @@ import torch
 import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
+from spikeforge.ops.rsynaptic.dense import rsynaptic_dense_scan
 from spikeforge.ops.rsynaptic.op import rsynaptic_scan_fused, rsynaptic_step_fused
 from spikeforge.ops.rsynaptic.reference import rsynaptic_scan, rsynaptic_step
 
@@ -42,7 +43,7 @@ def _pre_reset(syn, mem, mem0, beta, thr, cfg):
     return (1 - fired) * w if cfg.reset == "zero" else w
 
 
-def draw(shape, cfg, params, dtype, margin=1e-3, seed=0):
+def draw(shape, cfg, params, dtype, margin=1e-3, seed=0, rec=None):
     """Inputs whose float64 reference run keeps V and U at least ``margin`` from θ."""
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(shape, generator=gen, dtype=torch.float64) * 1.0 - 0.3).to(dtype)
@@ -51,10 +52,11 @@ def draw(shape, cfg, params, dtype, margin=1e-3, seed=0):
     syn0 = (torch.rand(shape[1:], generator=gen, dtype=torch.float64) * 0.5).to(dtype)
     mem0 = (torch.rand(shape[1:], generator=gen, dtype=torch.float64) * 0.8).to(dtype)
     a, b, th, g, v = (p.detach().double() for p in params)
+    rec = _rec(v) if rec is None else rec
     for _ in range(500):
         with torch.no_grad():
             states = [t.double() for t in (spk0, syn0, mem0)]
-            _, syn, mem = rsynaptic_scan(x.double(), *states, a, b, th, g, _rec(v), cfg)
+            _, syn, mem = rsynaptic_scan(x.double(), *states, a, b, th, g, rec, cfg)
         vpre = _pre_reset(syn, mem, mem0.double(), b, th, cfg)
         close = torch.minimum((vpre - th).abs(), (mem - th).abs()) < margin
         if not close.any():
@@ -219,8 +221,8 @@ def test_neuron_uses_the_fused_op_for_one_to_one_only():
     x = torch.rand(4, 2, 5)
     assert snn.RSynaptic(0.5, 0.8, all_to_all=False).select_backend(x, cfg) == "cpu"
     dense = snn.RSynaptic(0.5, 0.8, linear_features=5)
-    assert dense.select_backend(x, cfg) == "reference"
-    with pytest.raises(ValueError, match="dense recurrence"):
+    assert dense.select_backend(x, cfg) == "torch"
+    with pytest.raises(ValueError, match="no 'cpu' backend"):
         dense.backend = "cpu"
         dense(x[0])
     conv = snn.RSynaptic(0.5, 0.8, conv2d_channels=2, kernel_size=3, backend="torch")
@@ -228,3 +230,96 @@ def test_neuron_uses_the_fused_op_for_one_to_one_only():
         conv(torch.rand(1, 2, 4, 4))
     quant = snn.RSynaptic(0.5, 0.8, all_to_all=False, state_quant=torch.round)
     assert quant.select_backend(x, quant.config()) == "reference"
+
+
+# -- the dense recurrence (torch backend with a hand-written BPTT) -------------------------
+
+
+def check_dense(shape, cfg, dtype, seed=0):
+    n = shape[-1]
+    gen = torch.Generator().manual_seed(seed + 7)
+    lin64 = torch.nn.Linear(n, n).double()
+    with torch.no_grad():
+        lin64.weight.copy_((torch.rand(n, n, generator=gen, dtype=torch.float64) - 0.5) * 0.8)
+        lin64.bias.copy_((torch.rand(n, generator=gen, dtype=torch.float64) - 0.5) * 0.2)
+    params = make_params(True, n, dtype)
+    inputs = draw(shape, cfg, params, dtype, seed=seed, rec=lin64)
+    params = params[:4]  # alpha, beta, threshold, graded (no V)
+    lin = torch.nn.Linear(n, n).to(dtype)
+    lin.load_state_dict(lin64.state_dict())
+    gen = torch.Generator().manual_seed(seed + 1)
+    cot = [torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(3)]
+
+    def run_with(fn, layer, dt, cot):
+        leaves = [t.detach().to(dt).requires_grad_(True) for t in inputs]
+        ps = [p.detach().to(dt).requires_grad_(True) for p in params]
+        outs = fn(*leaves, *ps, layer)
+        loss = sum((o * c).sum() for o, c in zip(outs, cot))
+        grads = torch.autograd.grad(loss, [*leaves, *ps, layer.weight, layer.bias])
+        return outs, grads
+
+    def dense(*args):
+        *rest, layer = args
+        spk, syn, mem, *finals = rsynaptic_dense_scan(*rest, layer, cfg)
+        for final, seq in zip(finals, (spk, syn, mem)):
+            assert torch.equal(final, seq[-1])
+        return spk, syn, mem
+
+    got_out, got_g = run_with(dense, lin, dtype, [c.to(dtype) for c in cot])
+    want_out, want_g = run_with(lambda *a: rsynaptic_scan(*a, cfg), lin64, torch.float64, cot)
+    assert torch.equal(got_out[0].double(), want_out[0]), "spikes differ"
+    tol = {torch.float32: 2e-5, torch.float64: 1e-10}[dtype]
+    for g, w in zip(got_out[1:], want_out[1:]):
+        torch.testing.assert_close(g.double(), w, rtol=tol, atol=tol)
+    names = ["x", "spk0", "syn0", "mem0", "alpha", "beta", "threshold", "graded", "weight", "bias"]
+    for name, g, w in zip(names, got_g, want_g):
+        scale = max(1.0, w.abs().max().item())
+        torch.testing.assert_close(g.double(), w, rtol=20 * tol, atol=20 * tol * scale,
+                                   msg=lambda m, n=name: f"{n}: {m}")  # fmt: skip
+
+
+@pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("shape", [(1, 1, 3), (8, 3, 7)], ids=str)
+def test_dense_matches_reference(reset, delay, dtype, shape):
+    check_dense(shape, NeuronConfig(sg.ATan(), reset, delay), dtype)
+
+
+@pytest.mark.parametrize(
+    "spike_fn", [sg.Sigmoid(slope=5), sg.Heaviside(), sg.SpikeRateEscape(0.5, 3)], ids=repr
+)
+def test_dense_surrogates(spike_fn):
+    check_dense((5, 2, 6), NeuronConfig(spike_fn, "subtract", False), torch.float64)
+
+
+def test_opcheck_rsynaptic_dense_op():
+    args = (
+        torch.rand(4, 2, 5).requires_grad_(True), torch.rand(2, 5).requires_grad_(True),
+        torch.rand(2, 5), torch.rand(2, 5).requires_grad_(True),
+        torch.rand(5, 5).requires_grad_(True), torch.rand(5).requires_grad_(True),
+        torch.tensor([0.5]).requires_grad_(True), torch.tensor([0.7]), torch.rand(10),
+        torch.tensor([1.0]), 1, True, True, "fast_sigmoid", 25.0, 0.0,
+    )  # fmt: skip
+    torch.library.opcheck(torch.ops.spikeforge.rsynaptic_dense_fwd.default, args)
+
+
+@pytest.mark.parametrize("step_mode", ["multi", "single"])
+def test_dense_neuron_equals_reference_neuron(step_mode):
+    x = torch.rand(6, 3, 5)
+
+    def run_neuron(backend, step_mode):
+        torch.manual_seed(0)
+        lif = snn.RSynaptic(0.6, 0.8, linear_features=5, learn_alpha=True, step_mode=step_mode,
+                            backend=backend)  # fmt: skip
+        xr = x.clone().requires_grad_(True)
+        if step_mode == "multi":
+            spk, syn, mem = lif(xr)
+        else:
+            outs = [lif(xt) for xt in xr]
+            spk, syn, mem = (torch.stack([o[k] for o in outs]) for k in range(3))
+        loss = (spk * torch.arange(1.0, 7).view(-1, 1, 1)).sum() + mem.square().sum() + syn.sum()
+        leaves = [xr, lif.alpha, lif.recurrent.weight, lif.recurrent.bias]
+        return (spk, syn, mem, lif.spk, lif.syn, lif.mem, *torch.autograd.grad(loss, leaves))
+
+    for g, w in zip(run_neuron("torch", step_mode), run_neuron("reference", "single")):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)

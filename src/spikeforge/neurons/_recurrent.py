@@ -79,8 +79,9 @@ def check_recurrent_args(
 class RecurrentMixin:
     """Builds ``self.recurrent`` (or ``self.V``) and applies ``rec(S)``; for LIF subclasses.
 
-    Only the one-to-one recurrence has fused kernels (``ops.rleaky``, ``ops.rsynaptic``): a
-    dense or convolutional one runs on the reference (``auto``), and a named backend raises.
+    The one-to-one recurrence has fused kernels (``ops.rleaky``, ``ops.rsynaptic``), the
+    dense one a hand-written-BPTT ``torch`` op (``ops.*.dense``); the convolutional one runs
+    on the reference (``auto``), and a named backend raises.
     """
 
     def _init_recurrence(
@@ -149,8 +150,6 @@ class RecurrentMixin:
     def _recurrent_unfusable_reason(self, x: Tensor, single_step: bool) -> str | None:
         """Why the recurrence needs the reference, or None if the fused op can run it."""
         if self.all_to_all:
-            if self.linear_features is not None:
-                return "the dense recurrence (linear_features) has no fused kernel"
             return "the convolutional recurrence (conv2d_channels) has no fused kernel"
         V = self.V
         if torch.promote_types(V.dtype, x.dtype) != x.dtype:
@@ -165,11 +164,21 @@ class RecurrentMixin:
         return None
 
     def select_backend(self, x: Tensor, cfg: NeuronConfig, single_step: bool = False) -> str:
-        """As ``SpikingNeuron.select_backend``, plus the recurrence's own limits."""
+        """As ``SpikingNeuron.select_backend``, plus the recurrence's own limits. The dense
+        recurrence has its own op (``<fused_op>_dense``, a ``torch`` backend only)."""
+        small = single_step and x.numel() < SMALL_STEP_ELEMENTS
+        if self.all_to_all and self.linear_features is not None:
+            op = f"{self.fused_op}_dense"
+            reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
+            for name in ("threshold", "graded_spikes_factor", "beta", "alpha"):
+                p = getattr(self, name, None)
+                wide = isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype
+                if reason is None and wide:
+                    reason = f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
+            return _dispatch.select_backend(op, self.backend, x.device, x.dtype, reason, small)
         reason = self._recurrent_unfusable_reason(x, single_step)
         if reason is None:
             return super().select_backend(x, cfg, single_step)
-        small = single_step and x.numel() < SMALL_STEP_ELEMENTS
         return _dispatch.select_backend(
             self.fused_op, self.backend, x.device, x.dtype, reason, small
         )

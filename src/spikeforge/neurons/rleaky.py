@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
+from ..ops.rleaky.dense import rleaky_dense_scan
 from ..ops.rleaky.op import rleaky_scan_fused, rleaky_step_fused
 from ..ops.rleaky.reference import rleaky_scan, rleaky_step
 from ._base import LIF
@@ -40,7 +41,7 @@ class RLeaky(RecurrentMixin, LIF):
 
     state_names = ("spk", "mem")
     State = RLeakyState
-    fused_op = "rleaky"  # one-to-one V·S only (see RecurrentMixin.select_backend)
+    fused_op = "rleaky"  # one-to-one V·S; the dense recurrence is "rleaky_dense"
 
     def __init__(
         self,
@@ -96,6 +97,8 @@ class RLeaky(RecurrentMixin, LIF):
         backend = self.select_backend(x, cfg, single_step=True)
         if backend == "reference":
             spk, mem = rleaky_step(x, *states, *self._params(), self._recurrent, cfg)
+        elif self.all_to_all:
+            *_, spk, mem = rleaky_dense_scan(x[None], *states, *self._params(), self.recurrent, cfg)
         else:
             spk, mem = rleaky_step_fused(x, *states, *self._params(), self.V, cfg, backend)
         return spk, (spk, mem)
@@ -107,6 +110,11 @@ class RLeaky(RecurrentMixin, LIF):
         if backend == "reference":
             spk, mem = rleaky_scan(x_seq, *states, *self._params(), self._recurrent, cfg)
             return spk, (spk, mem), (spk[-1], mem[-1])
+        if self.all_to_all:
+            spk, mem, spk_t, mem_t = rleaky_dense_scan(
+                x_seq, *states, *self._params(), self.recurrent, cfg, need_seqs=need_seqs
+            )
+            return spk, (spk, mem) if need_seqs else None, (spk_t, mem_t)
         spk, mem, spk_t, mem_t = rleaky_scan_fused(
             x_seq, *states, *self._params(), self.V, cfg, backend, need_seqs=need_seqs
         )

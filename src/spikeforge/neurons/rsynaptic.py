@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
+from ..ops.rsynaptic.dense import rsynaptic_dense_scan
 from ..ops.rsynaptic.op import rsynaptic_scan_fused, rsynaptic_step_fused
 from ..ops.rsynaptic.reference import rsynaptic_scan, rsynaptic_step
 from ._base import LIF, as_float_tensor, check_unit_interval
@@ -40,7 +41,7 @@ class RSynaptic(RecurrentMixin, LIF):
 
     state_names = ("spk", "syn", "mem")
     State = RSynapticState
-    fused_op = "rsynaptic"  # one-to-one V·S only (see RecurrentMixin.select_backend)
+    fused_op = "rsynaptic"  # one-to-one V·S; the dense recurrence is "rsynaptic_dense"
 
     def __init__(
         self,
@@ -108,6 +109,9 @@ class RSynaptic(RecurrentMixin, LIF):
         backend = self.select_backend(x, cfg, single_step=True)
         if backend == "reference":
             out = rsynaptic_step(x, *states, *self._params(), self._recurrent, cfg)
+        elif self.all_to_all:
+            params = self._params()
+            out = rsynaptic_dense_scan(x[None], *states, *params, self.recurrent, cfg)[3:]
         else:
             out = rsynaptic_step_fused(x, *states, *self._params(), self.V, cfg, backend)
         return out[0], out
@@ -119,6 +123,11 @@ class RSynaptic(RecurrentMixin, LIF):
         if backend == "reference":
             spk, syn, mem = rsynaptic_scan(x_seq, *states, *self._params(), self._recurrent, cfg)
             return spk, (spk, syn, mem), (spk[-1], syn[-1], mem[-1])
+        if self.all_to_all:
+            spk, syn, mem, *finals = rsynaptic_dense_scan(
+                x_seq, *states, *self._params(), self.recurrent, cfg, need_seqs=need_seqs
+            )
+            return spk, (spk, syn, mem) if need_seqs else None, tuple(finals)
         spk, syn, mem, *finals = rsynaptic_scan_fused(
             x_seq, *states, *self._params(), self.V, cfg, backend, need_seqs=need_seqs
         )

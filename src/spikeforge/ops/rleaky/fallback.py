@@ -1,25 +1,44 @@
-"""The fused RLeaky op (one-to-one ``V·S``) in plain torch (any device): same contract and
-hand-written backward as ``cpu.py``; state in float32 for half/bfloat16 inputs."""
+"""The fused RLeaky op in plain torch (any device): same contract and hand-written backward
+as ``cpu.py``; state in float32 for half/bfloat16 inputs.
+
+``forward``/``backward`` run the one-to-one ``V·S``; ``scan_forward``/``scan_backward`` take
+the recurrence as a pair of callables (``rec(S)`` and its transpose on a gradient), which is
+how ``dense.py`` runs ``nn.Linear`` with the same loops.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
 
+Rec = Callable[[Tensor], Tensor]
 
-def _cd(dtype: torch.dtype) -> torch.dtype:
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 def forward(x, s0, u0, beta, thr, graded, vrec, reset, delay, store, spk, useq, vpre) -> None:
-    cd = _cd(x.dtype)
+    vw = vrec.to(compute_dtype(x.dtype))
+    scan_forward(x, s0, u0, beta, thr, graded, lambda s: s * vw, reset, delay, store, spk, useq,
+                 vpre)  # fmt: skip
+
+
+def scan_forward(
+    x: Tensor, s0: Tensor, u0: Tensor, beta: Tensor, thr: Tensor, graded: Tensor, rec: Rec,
+    reset: int, delay: bool, store: bool, spk: Tensor, useq: Tensor, vpre: Tensor,
+) -> None:  # fmt: skip
+    """Fill ``spk``, ``useq`` (``[T|1, ...]``) and ``vpre`` with ``W_t = β U + X_t + rec(S)``."""
+    cd = compute_dtype(x.dtype)
     s, u = s0.to(cd), u0.to(cd)
-    b, th, g, vw = (p.to(cd) for p in (beta, thr, graded, vrec))
+    b, th, g = (p.to(cd) for p in (beta, thr, graded))
     for t in range(spk.shape[0]):
         fired = u > th
-        w = b * u + x[t if x.shape[0] > 1 else 0].to(cd) + s * vw
+        w = b * u + x[t if x.shape[0] > 1 else 0].to(cd) + rec(s)
         if reset == 0:
             v = w - torch.where(fired, th, 0.0)
         elif reset == 1:
@@ -47,16 +66,27 @@ def backward(
     beta: Tensor, thr: Tensor, graded: Tensor, vrec: Tensor, spike: Surrogate, reset: int,
     delay: bool, *outs: Tensor,
 ) -> None:  # fmt: skip
+    vw = vrec.to(compute_dtype(useq.dtype))
+    scan_backward(gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, lambda gw: vw * gw,
+                  spike, reset, delay, *outs)  # fmt: skip
+
+
+def scan_backward(
+    gs: Tensor, gu: Tensor, spk: Tensor, useq: Tensor, vpre: Tensor, s0: Tensor, u0: Tensor,
+    beta: Tensor, thr: Tensor, graded: Tensor, rec_back: Rec, spike: Surrogate, reset: int,
+    delay: bool, *outs: Tensor,
+) -> None:  # fmt: skip
+    """Reverse-time BPTT; ``rec_back(∂L/∂W_t)`` is the gradient reaching ``S_{t−1}``. The V
+    gradient (``outs[-1]``) is the one-to-one ``Σ ∂L/∂W_t S_{t−1}`` and left alone if empty."""
     gx, gs0, gu0, gb, gth, gg, gv_rec = outs
-    cd = _cd(useq.dtype)
+    cd = compute_dtype(useq.dtype)
     T = useq.shape[0]
-    b, th, g, vw = (p.to(cd) for p in (beta, thr, graded, vrec))
-    cu = torch.zeros(useq.shape[1], dtype=cd, device=useq.device)
+    b, th, g = (p.to(cd) for p in (beta, thr, graded))
+    cu = torch.zeros(useq.shape[1:], dtype=cd, device=useq.device)
     cs, acc_x, acc_b, acc_th, acc_g, acc_v = (torch.zeros_like(cu) for _ in range(6))
     for t in range(T - 1, -1, -1):
         v = (useq[t] if delay else vpre[t]).to(cd)
         up = (u0 if t == 0 else useq[t - 1]).to(cd)
-        sp = (s0 if t == 0 else spk[t - 1]).to(cd)
         z = v - th
         sg = spike.grad(z)
         h, fired = z > 0, up > th
@@ -77,8 +107,9 @@ def backward(
         acc_g += torch.where(h, gsk, 0.0)
         acc_th += dth
         acc_b += gw * up
-        acc_v += gw * sp
-        cu, cs = b * gw, vw * gw
+        if gv_rec.shape[0]:
+            acc_v += gw * (s0 if t == 0 else spk[t - 1]).to(cd)
+        cu, cs = b * gw, rec_back(gw)
         if gx.shape[0] > 1 or T == 1:
             gx[t] = gw
         else:
