@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import spikeforge as snn
 from spikeforge import surrogate as sg
@@ -363,3 +365,39 @@ def test_cpu_parallel_path(reset):
     shape = (3, 2, 12_000)
     assert cpu._threads((shape[0], shape[1] * shape[2]))
     check("cpu", shape, NeuronConfig(sg.ATan(), reset), False, torch.float32)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    reset=st.sampled_from(RESETS),
+    steps=st.integers(1, 10),
+    batch=st.integers(1, 3),
+    features=st.integers(1, 9),
+    alpha=st.floats(0.05, 1.0),
+    gap=st.floats(0.01, 1.0),
+    threshold=st.floats(0.1, 2.0),
+    seed=st.integers(0, 2**16),
+    split=st.integers(0, 10),
+)
+def test_cpu_kernel_equals_reference_bitwise_and_chunks_compose(
+    reset, steps, batch, features, alpha, gap, threshold, seed, split
+):
+    """Float64 in, the reference's operation order: bitwise equal, no threshold margin."""
+    cfg = NeuronConfig(sg.ATan(), reset)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(steps, batch, features, generator=gen, dtype=torch.float64)
+    states = [torch.randn(batch, features, generator=gen, dtype=torch.float64) for _ in range(3)]
+    beta = max(0.0, alpha - gap)
+    params = [torch.tensor(v, dtype=torch.float64) for v in (alpha, beta, threshold, 1.0)]
+    spk, seqs, finals = alpha_scan_fused(x, *states, *params, cfg, "cpu")
+    want = alpha_scan(x, *states, *params, cfg)
+    assert torch.equal(spk, want[0])
+    for got, ref in zip(seqs, want[1:]):
+        assert torch.equal(got, ref)
+    k = min(split, steps - 1)
+    if k > 0:
+        spk_a, _, mid = alpha_scan_fused(x[:k], *states, *params, cfg, "cpu", need_seqs=False)
+        spk_b, _, end = alpha_scan_fused(x[k:], *mid, *params, cfg, "cpu", need_seqs=False)
+        assert torch.equal(torch.cat([spk_a, spk_b]), spk)
+        for got, ref in zip(end, finals):
+            assert torch.equal(got, ref)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import spikeforge as snn
 from spikeforge import surrogate as sg
@@ -274,3 +276,37 @@ def test_parallel_path_and_longer_runs(backend, reset, delay, seed):
     cfg = NeuronConfig(sg.ATan(), reset, delay)
     check(backend, (4, 2, 12_000), cfg, "rc", torch.float32, seed=seed)
     check(backend, (40, 3, 7), cfg, "negative", torch.float64, seed=seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    reset=st.sampled_from(RESETS),
+    steps=st.integers(1, 10),
+    batch=st.integers(1, 3),
+    features=st.integers(1, 9),
+    R=st.floats(0.1, 5.0),
+    C=st.floats(0.1, 5.0),
+    time_step=st.floats(0.05, 2.0),
+    threshold=st.floats(0.1, 2.0),
+    seed=st.integers(0, 2**16),
+    split=st.integers(0, 10),
+)
+def test_cpu_kernel_equals_reference_bitwise_and_chunks_compose(
+    reset, steps, batch, features, R, C, time_step, threshold, seed, split
+):
+    """Float64 in, the reference's operation order (decay of either sign): bitwise equal."""
+    cfg = NeuronConfig(sg.ATan(), *reset)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(steps, batch, features, generator=gen, dtype=torch.float64)
+    mem0 = torch.rand(batch, features, generator=gen, dtype=torch.float64)
+    params = [torch.tensor(v, dtype=torch.float64) for v in (R, C, time_step, threshold, 1.0)]
+    spk, mem_seq, final = lapicque_scan_fused(x, mem0, *params, cfg, "cpu")
+    spk_r, mem_r = lapicque_scan(x, mem0, *params, cfg)
+    assert torch.equal(spk, spk_r)
+    assert torch.equal(mem_seq, mem_r)
+    k = min(split, steps - 1)
+    if k > 0:
+        spk_a, _, mid = lapicque_scan_fused(x[:k], mem0, *params, cfg, "cpu", need_mem_seq=False)
+        spk_b, _, end = lapicque_scan_fused(x[k:], mid, *params, cfg, "cpu", need_mem_seq=False)
+        assert torch.equal(torch.cat([spk_a, spk_b]), spk)
+        assert torch.equal(end, final)

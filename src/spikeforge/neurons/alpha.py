@@ -27,7 +27,8 @@ class Alpha(LIF):
     ``lif(x, syn_exc, syn_inh, mem) -> (spk, syn_exc, syn_inh, mem)``, or ``spk`` alone when
     ``init_hidden=True`` and ``output=False``. The default reset is ``"zero"``; ``alpha`` must
     exceed ``beta`` and ``beta`` must not be 1 (``τ_α`` would divide by zero). Unlike
-    snnTorch 1.0.0, ``learn_alpha=True`` works.
+    snnTorch 1.0.0, ``learn_alpha=True`` works. ``step_mode="multi"`` runs a whole sequence
+    through one fused op (``ops.alpha.op``; ``backend`` picks it, see ``ops._dispatch``).
 
     Example::
 

@@ -49,6 +49,8 @@ class Lapicque(SpikingNeuron):
     or ``spk`` alone when ``init_hidden=True`` and ``output=False``. Unlike snnTorch 1.0.0,
     per-neuron ``beta``/``R``/``C`` tensors work, and with ``learn_beta=True`` the ``R`` or
     ``C`` derived from ``beta`` is recomputed every step, so ``beta`` trains.
+    ``step_mode="multi"`` runs a whole sequence through one fused op (``ops.lapicque.op``:
+    the Leaky or Synaptic kernels with input gain ``Δt/C`` and decay ``1 − Δt/(RC)``).
 
     Example::
 
