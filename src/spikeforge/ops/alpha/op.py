@@ -31,6 +31,7 @@ from torch import Tensor
 
 from .. import _dispatch
 from .._buffers import pooled_empty
+from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
 
@@ -61,6 +62,13 @@ def alpha_fwd(
     store_syn: bool, surrogate: str, sg_p0: float, sg_p1: float, backend: str,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """x [T, N] -> (spk [T, N], exc_seq, inh_seq [T or 1, N], mem_seq [T or 1, N])."""
+    return _forward(x, exc0, inh0, mem0, alpha, beta, tau, threshold, graded, reset, store_mem,
+                    store_syn, backend)  # fmt: skip
+
+
+def _forward(x, exc0, inh0, mem0, alpha, beta, tau, threshold, graded, reset, store_mem,
+             store_syn, backend):  # fmt: skip
+    """The forward kernels (the custom op's body, also called by the eager path)."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store_mem, store_syn)]
     ins = [_rows(x)] + [
         t.contiguous() for t in (exc0, inh0, mem0, alpha, beta, tau, threshold, graded)
@@ -99,6 +107,18 @@ def alpha_bwd(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """Grads of x [x_steps, N], exc0, inh0 [N] and per-neuron sums for alpha, beta, tau,
     threshold, graded ([N], or 0 rows where ``needs`` (exc0 … graded) says no)."""
+    return _backward_kernels(
+        grad_spk, grad_exc, grad_inh, grad_mem, exc_seq, inh_seq, mem_seq, exc0, inh0, mem0,
+        alpha, beta, tau, threshold, graded, x_steps, reset, surrogate, sg_p0, sg_p1, needs,
+        backend,
+    )  # fmt: skip
+
+
+def _backward_kernels(
+    grad_spk, grad_exc, grad_inh, grad_mem, exc_seq, inh_seq, mem_seq, exc0, inh0, mem0, alpha,
+    beta, tau, threshold, graded, x_steps, reset, surrogate, sg_p0, sg_p1, needs, backend,
+):  # fmt: skip
+    """The backward kernels (the custom op's body, also called by the eager path)."""
     N = mem_seq.shape[1]
     dt, dev = mem_seq.dtype, mem_seq.device
     gx = pooled_empty((x_steps, N), dt, dev)
@@ -153,7 +173,9 @@ def _setup_context(ctx, inputs, output) -> None:
     ctx.static = (reset, *sg)
 
 
-def _backward(ctx, grad_spk, grad_exc, grad_inh, grad_mem):
+def _backward_with(bwd, ctx, grad_spk, grad_exc, grad_inh, grad_mem) -> tuple:
+    """The autograd backward shared by the registered op and the eager path; ``bwd`` runs the
+    backward kernels (the ``alpha_bwd`` op, or ``_backward_kernels`` directly)."""
     eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr, graded = ctx.saved_tensors
     T = ctx.x_shape[0]
     needs = ctx.needs_input_grad
@@ -164,7 +186,7 @@ def _backward(ctx, grad_spk, grad_exc, grad_inh, grad_mem):
             f"(store_mem={store_mem}, store_syn={store_syn}): no gradient"
         )
     reset, kind, p0, p1, backend = ctx.static
-    gx, ge0, gi0, ga, gb, gtau, gth, gg = torch.ops.spikeforge.alpha_bwd(
+    gx, ge0, gi0, ga, gb, gtau, gth, gg = bwd(
         grad_spk, grad_exc, grad_inh, grad_mem, eseq, iseq, useq, e0, i0, u0, alpha, beta,
         tau, thr, graded, 1 if ctx.x_broadcast else T, reset, kind, p0, p1,
         [needs[1], needs[2], *needs[4:9]], backend,
@@ -191,7 +213,26 @@ def _backward(ctx, grad_spk, grad_exc, grad_inh, grad_mem):
     )
 
 
+def _backward(ctx, grad_spk, grad_exc, grad_inh, grad_mem):
+    return _backward_with(torch.ops.spikeforge.alpha_bwd, ctx, grad_spk, grad_exc, grad_inh,
+                          grad_mem)  # fmt: skip
+
+
 alpha_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _eager_forward(x, e0, i0, u0, alpha, beta, tau, thr, graded, reset, store_mem, store_syn,
+                   _kind, _p0, _p1, backend):  # fmt: skip
+    return _forward(x, e0, i0, u0, alpha, beta, tau, thr, graded, reset, store_mem, store_syn,
+                    backend)  # fmt: skip
+
+
+def _eager_backward(ctx, grad_spk, grad_exc, grad_inh, grad_mem):
+    return _backward_with(_backward_kernels, ctx, grad_spk, grad_exc, grad_inh, grad_mem)
+
+
+# Eager mode skips torch.library's dispatch (see ops._eager); torch.compile sees the op.
+_EagerAlpha = eager_function("_EagerAlpha", _eager_forward, _setup_context, _eager_backward)
 
 
 # -- the Python entry points the neuron calls -----------------------------------------------
@@ -229,9 +270,9 @@ def _call(x2, exc, inh, mem, alpha, beta, threshold, graded, cfg, need_seqs, bac
     store_syn = full or (grad and any(p.requires_grad for p in params[:3]))
     store_mem = full or (grad and any(t.requires_grad for t in (x2, *states, *params)))
     sg = (*cfg.spike_fn.params(), 0.0, 0.0)
-    return torch.ops.spikeforge.alpha_fwd(
-        x2, *states, *params, RESET_CODES[cfg.reset], store_mem, store_syn,
-        cfg.spike_fn.kind, sg[0], sg[1], backend,
+    return call_fused(
+        torch.ops.spikeforge.alpha_fwd, _EagerAlpha, x2, *states, *params,
+        RESET_CODES[cfg.reset], store_mem, store_syn, cfg.spike_fn.kind, sg[0], sg[1], backend,
     )  # fmt: skip
 
 
