@@ -310,3 +310,26 @@ def test_cpu_kernel_equals_reference_bitwise_and_chunks_compose(
         spk_b, _, end = lapicque_scan_fused(x[k:], mid, *params, cfg, "cpu", need_mem_seq=False)
         assert torch.equal(torch.cat([spk_a, spk_b]), spk)
         assert torch.equal(end, final)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_eager_path_equals_registered_op(reset, monkeypatch):
+    """The lean eager path of the Leaky/Synaptic ops and their registered ops (what
+    torch.compile sees) give identical numbers for Lapicque."""
+    from spikeforge.ops import _eager
+
+    def run_once(force_op):
+        monkeypatch.setattr(_eager, "FORCE_CUSTOM_OP", force_op)
+        g = torch.Generator().manual_seed(7)
+        x = (torch.rand(6, 3, 7, generator=g) * 1.5).requires_grad_(True)
+        lif = snn.Lapicque(beta=0.4, learn_beta=True, learn_threshold=True, reset_mechanism=reset,
+                           step_mode="multi", backend="cpu")  # fmt: skip
+        spk, mem = lif(x)
+        up = torch.randn(2, *spk.shape, generator=g)
+        ((spk * up[0]).sum() + (mem * up[1]).sum()).backward()
+        return [spk, mem, x.grad, lif.beta.grad, lif.threshold.grad]
+
+    eager, registered = run_once(False), run_once(True)
+    assert eager[0].sum() > 0
+    for a, b in zip(eager, registered):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

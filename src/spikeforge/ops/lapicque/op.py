@@ -10,8 +10,10 @@ reset. So:
   Leaky's zero mode (``b (1 − R_t) U_{t−1} + X_t``) does not; it is Synaptic's zero mode with
   ``α = 0`` and ``I_0 = 0`` (then ``I_t = X'_t``), so it runs ``spikeforge::synaptic_fwd``.
 
-The raw ops are called (not ``leaky_scan_fused``) because their Python wrappers clamp the
-decay to ``[0, 1]``, while Lapicque's ``1 − Δt/(RC)`` is negative when ``Δt > RC``.
+The ops are called directly (through ``ops._eager.call_fused``: their lean eager path, or
+the registered op under ``torch.compile``), not through ``leaky_scan_fused``, whose Python
+wrapper clamps the decay to ``[0, 1]``: Lapicque's ``1 − Δt/(RC)`` is negative when
+``Δt > RC``.
 ``X'`` and ``b`` are computed in torch with the reference's operation order, so the forward
 values are the reference's; gradients reach ``R``, ``C``, ``Δt`` and a learnable ``β``
 (through ``R`` or ``C``) by autograd through that transform.
@@ -23,10 +25,11 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._eager import call_fused
 from ..config import NeuronConfig
-from ..leaky import op as _leaky_op  # noqa: F401  (registers spikeforge::leaky_*)
+from ..leaky import op as leaky_op
 from ..leaky.op import RESET_CODES
-from ..synaptic import op as _synaptic_op  # noqa: F401  (registers spikeforge::synaptic_*)
+from ..synaptic import op as synaptic_op
 
 __all__ = ["lapicque_scan_fused", "lapicque_step_fused"]
 
@@ -82,11 +85,15 @@ def _run(x, mem, R, C, time_step, threshold, graded, cfg, backend, store):
     if cfg.reset == "zero":
         no_current = mem0.new_zeros(n)
         no_decay = mem0.new_zeros(1)
-        spk, _, useq, _ = torch.ops.spikeforge.synaptic_fwd(
-            x_in, no_current, mem0, no_decay, decay, th, g, *static, backend
-        )
+        spk, _, useq, _ = call_fused(
+            torch.ops.spikeforge.synaptic_fwd, synaptic_op._EagerSynaptic,
+            x_in, no_current, mem0, no_decay, decay, th, g, *static, backend,
+        )  # fmt: skip
     else:
-        spk, useq, _ = torch.ops.spikeforge.leaky_fwd(x_in, mem0, decay, th, g, *static, backend)
+        spk, useq, _ = call_fused(
+            torch.ops.spikeforge.leaky_fwd, leaky_op._EagerLeaky,
+            x_in, mem0, decay, th, g, *static, backend,
+        )  # fmt: skip
     return spk, useq
 
 
