@@ -16,6 +16,13 @@ from spikeforge.ops.rleaky.reference import rleaky_scan, rleaky_step
 
 BACKENDS = ["cpu", "torch"]
 RESETS = [("subtract", True), ("zero", True), ("none", True), ("subtract", False), ("zero", False)]
+SHAPES = [(1, 1, 3), (9, 2, 5), pytest.param((3, 1, 1030), marks=pytest.mark.slow)]
+# float64 runs in the default suite through the fixed-parameter, step-chain and dense tests.
+DTYPES = [torch.float32, pytest.param(torch.float64, marks=pytest.mark.slow)]
+PARALLEL_RESETS = [
+    ("zero", False),
+    *(pytest.param(*rd, marks=pytest.mark.slow) for rd in RESETS if rd != ("zero", False)),
+]
 NAMES = ["beta", "threshold", "graded", "V"]
 ALL = frozenset(NAMES)
 
@@ -112,9 +119,9 @@ def check(backend, shape, cfg, per_neuron, dtype, seed=0, learn=ALL):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("per_neuron", [False, True], ids=["shared", "per-neuron"])
-@pytest.mark.parametrize("shape", [(1, 1, 3), (9, 2, 5), (3, 1, 1030)], ids=str)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_matches_reference(backend, reset, delay, dtype, per_neuron, shape):
     check(backend, shape, NeuronConfig(sg.ATan(), reset, delay), per_neuron, dtype)
 
@@ -174,7 +181,7 @@ def test_opcheck_rleaky_ops():
     torch.library.opcheck(torch.ops.spikeforge.rleaky_fwd.default, args)
 
 
-@pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
+@pytest.mark.parametrize(("reset", "delay"), PARALLEL_RESETS, ids=str)
 def test_cpu_parallel_path(reset, delay):
     """Large enough for the multi-threaded numba kernels."""
     from spikeforge.ops.rleaky import cpu

@@ -5,9 +5,11 @@ The per-step matrix product rules out an elementwise kernel; this is the ``torch
 only. The forward loops over T with one ``addmm`` per step under no_grad and saves only the
 spike and membrane sequences; the backward loops in reverse time with one ``mm`` per step
 (``∂L/∂S_{t−1} = ∂L/∂W_t · W``) and forms ``∂L/∂W = Σ_t ∂L/∂W_tᵀ S_{t−1}`` with one product
-at the end (``∂L/∂b = Σ ∂L/∂W_t``). Equations otherwise as ``op.py``. Measured (fwd+bwd,
-[T=50, B=64, N=512] float32, 2-core CPU): about half the time of autograd through the
-reference (see the engine's README section on recurrent neurons).
+at the end (``∂L/∂b = Σ ∂L/∂W_t``). Equations otherwise as ``op.py``.
+
+Measured against autograd through the reference (fwd+bwd, [T=50, B=64, N=512] float32, one
+CPU thread, CPU time, median of 11): 91 vs 119 ms with a learnable β, 89 vs 89 ms through
+the neuron with a fixed β; peak memory at T=200 259 vs 313 MiB.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._buffers import pooled_empty
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
 from ..rsynaptic.op import flat_param
@@ -44,7 +47,7 @@ def rleaky_dense_fwd(
     surrogate: str, sg_p0: float, sg_p1: float,
 ) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
     """x [T, M, N], spk0/mem0 [M, N] -> (spk [T, M, N], mem_seq [T or 1, M, N], v_pre)."""
-    outs = [x.new_empty(s) for s in _shapes(x, store, reset_delay)]
+    outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
     cd = fallback.compute_dtype(x.dtype)
     w_t, b = weight.to(cd).t(), bias.to(cd)
     params = [_grid(p, mem0) for p in (beta, threshold, graded)]
@@ -71,7 +74,7 @@ def rleaky_dense_bwd(
     T, M, N = mem_seq.shape
     dt, dev = mem_seq.dtype, mem_seq.device
     cd = fallback.compute_dtype(dt)
-    gx = torch.empty((T, M, N), dtype=dt, device=dev)
+    gx = pooled_empty((T, M, N), dt, dev)
     n_s0, n_u0, n_w, n_b, n_beta, n_th, n_g = needs
     grid = [torch.empty((M, N) if need else (0,), dtype=dt, device=dev)
             for need in (n_s0, n_u0, n_beta, n_th, n_g)]  # fmt: skip

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._buffers import pooled_empty
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
 from ..rleaky.fallback import compute_dtype
@@ -45,7 +46,7 @@ def rsynaptic_dense_fwd(
     reset_delay: bool, store: bool, surrogate: str, sg_p0: float, sg_p1: float,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """x [T, M, N], states [M, N] -> (spk [T, M, N], syn_seq, mem_seq [T or 1, M, N], v_pre)."""
-    outs = [x.new_empty(s) for s in _shapes(x, store, reset_delay)]
+    outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
     cd = compute_dtype(x.dtype)
     w_t, b = weight.to(cd).t(), bias.to(cd)
     params = [_grid(p, mem0) for p in (alpha, beta, threshold, graded)]
@@ -73,7 +74,7 @@ def rsynaptic_dense_bwd(
     T, M, N = mem_seq.shape
     dt, dev = mem_seq.dtype, mem_seq.device
     cd = compute_dtype(dt)
-    gx = torch.empty((T, M, N), dtype=dt, device=dev)
+    gx = pooled_empty((T, M, N), dt, dev)
     n_s0, n_i0, n_u0, n_w, n_b, n_a, n_beta, n_th, n_g = needs
     grid = [torch.empty((M, N) if need else (0,), dtype=dt, device=dev)
             for need in (n_s0, n_i0, n_u0, n_a, n_beta, n_th, n_g)]  # fmt: skip

@@ -80,6 +80,7 @@ def scan_backward(
     """Reverse-time BPTT; ``rec_back(∂L/∂I_t)`` is the gradient reaching ``S_{t−1}``. The V
     gradient (``outs[-1]``) is the one-to-one ``Σ ∂L/∂I_t S_{t−1}`` and left alone if empty."""
     gx, gs0, gi0, gu0, ga, gb, gth, gg, gv_rec = outs
+    need_a, need_b, need_th, need_g = (o.shape[0] > 0 for o in (ga, gb, gth, gg))
     cd = _cd(useq.dtype)
     T = useq.shape[0]
     a, b, th, g = (p.to(cd) for p in (alpha, beta, thr, graded))
@@ -88,7 +89,6 @@ def scan_backward(
     for t in range(T - 1, -1, -1):
         v = (useq[t] if delay else vpre[t]).to(cd)
         up = (u0 if t == 0 else useq[t - 1]).to(cd)
-        ip = (i0 if t == 0 else iseq[t - 1]).to(cd)
         z = v - th
         sg = spike.grad(z)
         h, fired = z > 0, up > th
@@ -96,21 +96,28 @@ def scan_backward(
         gss = gsk * g * sg
         gut = cu + gu[t].to(cd) if gu.shape[0] else cu
         if delay or reset == 2:
-            gv, dth = gut + gss, -gss
+            gv = gut + gss
+            dth = -gss if need_th else None
         else:
             d = h.to(cd) - fired.to(cd)
             if reset == 0:
-                gv, dth = gut * (1 - th * sg) + gss, gut * (th * sg - d) - gss
+                tsg = th * sg
+                gv = gut * (1 - tsg) + gss
+                dth = gut * (tsg - d) - gss if need_th else None
             else:
-                gv, dth = gut * (1 - d - v * sg) + gss, gut * v * sg - gss
+                vsg = v * sg
+                gv = gut * (1 - d - vsg) + gss
+                dth = gut * vsg - gss if need_th else None
         gw = torch.where(fired, 0.0, gv) if reset == 1 else gv
-        if reset == 0:
-            dth = dth - torch.where(fired, gv, 0.0)
         gc = gw + ci + (gi[t].to(cd) if gi.shape[0] else 0.0)
-        acc_g += torch.where(h, gsk, 0.0)
-        acc_th += dth
-        acc_b += gw * up
-        acc_a += gc * ip
+        if need_th:
+            acc_th += dth - torch.where(fired, gv, 0.0) if reset == 0 else dth
+        if need_g:
+            acc_g += torch.where(h, gsk, 0.0)
+        if need_b:
+            acc_b += gw * up
+        if need_a:
+            acc_a += gc * (i0 if t == 0 else iseq[t - 1]).to(cd)
         if gv_rec.shape[0]:
             acc_v += gc * (s0 if t == 0 else spk[t - 1]).to(cd)
         cu, ci, cs = b * gw, a * gc, rec_back(gc)
