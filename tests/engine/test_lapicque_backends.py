@@ -234,6 +234,7 @@ def test_mis_shaped_circuit_raises():
         lapicque_scan_fused(x, x[0], *p[:3], torch.ones(3), p[4], NeuronConfig(), "cpu")
 
 
+@pytest.mark.slow  # 10 s; the default run checks the registered ops via the eager-path test
 @pytest.mark.compile
 def test_compiled_multistep_lapicque_equals_eager():
     from spikeforge.nn import SeqToANN
