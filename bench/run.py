@@ -64,7 +64,14 @@ def time_case(case: cases.Case, warmup: int, repeats: int) -> dict[str, list[flo
 
 
 def library_version(lib: str) -> str:
+    """The installed distribution's version (SpikingJelly has no ``__version__``)."""
+    import importlib.metadata
+
     module = {"spikeforge-step": "spikeforge", "spikeforge-ref": "spikeforge"}.get(lib, lib)
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        pass
     try:
         return str(__import__(module).__version__)
     except Exception as err:
