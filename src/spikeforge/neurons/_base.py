@@ -62,6 +62,11 @@ class SpikingNeuron(nn.Module):
 
     state_names: ClassVar[tuple[str, ...]] = ("mem",)
     fused_op: ClassVar[str | None] = None  # name of the fused recurrence in ops._dispatch
+    # Parameters that must not be wider than the input for a kernel to run (the reference
+    # would then promote the state): auto takes the reference, a named backend raises.
+    dtype_checked_params: ClassVar[tuple[str, ...]] = (
+        "threshold", "graded_spikes_factor", "beta", "alpha",
+    )  # fmt: skip
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give every neuron class the keyword-only ``step_mode`` and ``backend`` arguments.
@@ -193,7 +198,7 @@ class SpikingNeuron(nn.Module):
         """
         reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
         if reason is None:
-            for name in ("threshold", "graded_spikes_factor", "beta", "alpha"):
+            for name in self.dtype_checked_params:
                 p = getattr(self, name, None)
                 if isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype:
                     reason = f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"

@@ -18,8 +18,6 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..ops import _dispatch
-from ..ops.config import NeuronConfig
 from ..ops.lapicque.op import lapicque_scan_fused, lapicque_step_fused
 from ..ops.lapicque.reference import lapicque_scan, lapicque_step
 from ._base import SpikingNeuron, as_float_tensor
@@ -66,6 +64,7 @@ class Lapicque(SpikingNeuron):
     state_names = ("mem",)
     State = LapicqueState
     fused_op = "lapicque"
+    dtype_checked_params = (*SpikingNeuron.dtype_checked_params, "R", "C", "time_step")
 
     def __init__(
         self,
@@ -152,23 +151,6 @@ class Lapicque(SpikingNeuron):
 
     def forward(self, input_: Tensor, mem: Tensor | None = None):
         return self._stateful_forward(input_, (mem,))
-
-    def select_backend(self, x: Tensor, cfg: NeuronConfig, single_step: bool = False) -> str:
-        """As ``SpikingNeuron.select_backend``, and ``R``, ``C`` and ``time_step`` must not be
-        wider than the input either (the reference would then widen the state)."""
-        backend = super().select_backend(x, cfg, single_step)
-        if backend == "reference":
-            return backend
-        for name in ("R", "C", "time_step"):
-            dtype = getattr(self, name).dtype
-            if torch.promote_types(dtype, x.dtype) != x.dtype:
-                if _dispatch._requested(self.backend) == "auto":
-                    return "reference"
-                raise ValueError(
-                    f"lapicque: backend={backend!r} cannot run this neuron because {name} has "
-                    f"dtype {dtype}, wider than the input's {x.dtype}; use backend='reference'"
-                )
-        return backend
 
     def _params(self) -> tuple[Any, ...]:
         R, C = self.circuit()

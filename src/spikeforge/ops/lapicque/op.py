@@ -10,7 +10,7 @@ reset. So:
   Leaky's zero mode (``b (1 − R_t) U_{t−1} + X_t``) does not; it is Synaptic's zero mode with
   ``α = 0`` and ``I_0 = 0`` (then ``I_t = X'_t``), so it runs ``spikeforge::synaptic_fwd``.
 
-The ops are called directly (through ``ops._eager.call_fused``: their lean eager path, or
+The ops are called directly (``leaky_fused`` / ``synaptic_fused``: their lean eager path, or
 the registered op under ``torch.compile``), not through ``leaky_scan_fused``, whose Python
 wrapper clamps the decay to ``[0, 1]``: Lapicque's ``1 − Δt/(RC)`` is negative when
 ``Δt > RC``.
@@ -25,11 +25,9 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
-from .._eager import call_fused
 from ..config import NeuronConfig
-from ..leaky import op as leaky_op
-from ..leaky.op import RESET_CODES
-from ..synaptic import op as synaptic_op
+from ..leaky.op import RESET_CODES, leaky_fused
+from ..synaptic.op import synaptic_fused
 
 __all__ = ["lapicque_scan_fused", "lapicque_step_fused"]
 
@@ -85,13 +83,11 @@ def _run(x, mem, R, C, time_step, threshold, graded, cfg, backend, store):
     if cfg.reset == "zero":
         no_current = mem0.new_zeros(n)
         no_decay = mem0.new_zeros(1)
-        spk, _, useq, _ = call_fused(
-            torch.ops.spikeforge.synaptic_fwd, synaptic_op._EagerSynaptic,
+        spk, _, useq, _ = synaptic_fused(
             x_in, no_current, mem0, no_decay, decay, th, g, *static, backend,
         )  # fmt: skip
     else:
-        spk, useq, _ = call_fused(
-            torch.ops.spikeforge.leaky_fwd, leaky_op._EagerLeaky,
+        spk, useq, _ = leaky_fused(
             x_in, mem0, decay, th, g, *static, backend,
         )  # fmt: skip
     return spk, useq

@@ -31,7 +31,7 @@ from .._buffers import pooled_empty
 from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
 
-__all__ = ["RESET_CODES", "leaky_scan_fused", "leaky_step_fused"]
+__all__ = ["RESET_CODES", "leaky_fused", "leaky_scan_fused", "leaky_step_fused"]
 
 RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 
@@ -280,8 +280,9 @@ _EagerLeaky = eager_function(
 )
 
 
-def _leaky_fwd(*args):
-    """The fused forward: the registered op under torch.compile, the lean path in eager."""
+def leaky_fused(*args):
+    """``spikeforge::leaky_fwd``'s arguments and outputs, as is (no clamping of β): the
+    registered op under torch.compile, the lean autograd path in eager mode."""
     return call_fused(torch.ops.spikeforge.leaky_fwd, _EagerLeaky, *args)
 
 
@@ -294,7 +295,11 @@ def _flat_param(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dt
         p = p.to(dtype)
     if p.numel() == 1:
         return p.reshape(1)
-    if torch.broadcast_shapes(p.shape, shape) != shape:
+    try:
+        fits = torch.broadcast_shapes(p.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"{name} of shape {tuple(p.shape)} does not broadcast to the state {tuple(shape)}"
         )
@@ -339,7 +344,7 @@ def leaky_scan_fused(
         or T == 1
         or (torch.is_grad_enabled() and any(t.requires_grad for t in (x_seq, mem0, b, th, g)))
     )
-    spk, useq, _ = _leaky_fwd(
+    spk, useq, _ = leaky_fused(
         x_seq.reshape(T, mem0.shape[0]), mem0, b, th, g, reset, delay, store,
         *_surrogate_args(cfg), backend,
     )  # fmt: skip
@@ -362,7 +367,7 @@ def leaky_step_fused(
     """One step (one op forward, one op backward): ``(X_t, U_{t−1}) -> (S_t, U_t)``."""
     shape = mem.shape
     mem0, b, th, g, reset, delay = _op_args(mem, beta, threshold, graded, cfg)
-    spk, useq, _ = _leaky_fwd(
+    spk, useq, _ = leaky_fused(
         x.reshape(1, mem0.shape[0]), mem0, b, th, g, reset, delay, True,
         *_surrogate_args(cfg), backend,
     )  # fmt: skip

@@ -26,7 +26,7 @@ from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
 
-__all__ = ["synaptic_scan_fused", "synaptic_step_fused"]
+__all__ = ["synaptic_fused", "synaptic_scan_fused", "synaptic_step_fused"]
 
 _dispatch.register_standard_backends("synaptic")  # cpu (numba), triton, torch
 
@@ -214,12 +214,22 @@ _EagerSynaptic = eager_function(
 )
 
 
+def synaptic_fused(*args):
+    """``spikeforge::synaptic_fwd``'s arguments and outputs, as is (no clamping of α, β):
+    the registered op under torch.compile, the lean autograd path in eager mode."""
+    return call_fused(torch.ops.spikeforge.synaptic_fwd, _EagerSynaptic, *args)
+
+
 def _flat(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
     if p.dtype != dtype:
         p = p.to(dtype)
     if p.numel() == 1:
         return p.reshape(1)
-    if torch.broadcast_shapes(p.shape, shape) != shape:
+    try:
+        fits = torch.broadcast_shapes(p.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
     return p.expand(shape).reshape(n)
 
@@ -237,8 +247,7 @@ def _call(x2, syn, mem, alpha, beta, threshold, graded, cfg, backend, store):
         store = torch.is_grad_enabled() and any(
             t.requires_grad for t in (x2, syn, mem, *params)
         )  # fmt: skip
-    return call_fused(
-        torch.ops.spikeforge.synaptic_fwd, _EagerSynaptic,
+    return synaptic_fused(
         x2, syn.reshape(n), mem.reshape(n), *params, RESET_CODES[cfg.reset], cfg.reset_delay,
         store, cfg.spike_fn.kind, sg[0], sg[1], backend,
     )  # fmt: skip
