@@ -33,11 +33,14 @@ SINABS_TAU = -1.0 / math.log(BETA)  # sinabs decays by exp(-1/tau_mem)
 
 # Library keys and what they run. "spikeforge-step" is the tutorial's unchanged step loop.
 LIBS = ("spikeforge", "spikeforge-step", "spikeforge-ref", "snntorch", "spikingjelly", "norse",
-        "sinabs")  # fmt: skip
+        "sinabs", "no-neuron", "no-neuron-step")  # fmt: skip
 PEERS = ("snntorch", "spikingjelly", "norse", "sinabs")
 WORKLOADS = ("W1", "W2", "W3")
 # Which (lib, workload) pairs exist: the step-loop variant is a W2 case only.
-SKIP = {("spikeforge-step", "W1"), ("spikeforge-step", "W3")}
+# "no-neuron(-step)": W2 with every neuron replaced by one multiplication, to show what the
+# matrix products, loss and Adam cost alone (a bound on any library's time, not a peer).
+BASELINES = ("no-neuron", "no-neuron-step")
+SKIP = {(lib, w) for lib in ("spikeforge-step", *BASELINES) for w in ("W1", "W3")}
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,8 @@ def _tutorial5_step_loop(snn, s: Sizes) -> Case:
             loss_val += ce(mem_rec[step], y)
         return loss_val
 
-    return _case(loss, list(net.parameters()), adam=True, note="tutorial step loop")
+    note = "tutorial step loop" + (", neurons one multiplication" if snn.Leaky is _NoNeuron else "")
+    return _case(loss, list(net.parameters()), adam=True, note=note)
 
 
 # -- snnTorch (no multi-step API: the neuron is called once per step) -------------------------
@@ -357,6 +361,42 @@ def _sinabs(workload: str, s: Sizes) -> Case:
     return _case(loss, params, adam=True, note="fc1 once, input [B, T, N]")
 
 
+# -- W2 without neurons: the cost of everything else -----------------------------------------
+
+
+class _NoNeuron(nn.Module):
+    """Stands in for a neuron with the step API: one multiplication, no state."""
+
+    def __init__(self, beta: float) -> None:
+        super().__init__()
+        self.beta = beta
+
+    def init_leaky(self) -> None:
+        return None
+
+    def forward(self, x: Tensor, mem: Tensor | None) -> tuple[Tensor, Tensor]:
+        out = x * self.beta
+        return out, out
+
+
+def _no_neuron(workload: str, s: Sizes, step_loop: bool) -> Case:
+    if workload != "W2":
+        raise ValueError("the no-neuron baselines exist for W2 only")
+    if step_loop:
+        return _tutorial5_step_loop(type("NoNeuronLib", (), {"Leaky": _NoNeuron}), s)
+    x, y = w2_input(s)
+    fc1, fc2 = _linear(784, 1000, 20), _linear(1000, 10, 21)
+    T = s.w2_t
+
+    def loss() -> Tensor:
+        cur1 = fc1(x)
+        spk1 = cur1.expand(T, *cur1.shape) * BETA
+        return _w2_loss(fc2(spk1) * BETA, y)
+
+    params = [*fc1.parameters(), *fc2.parameters()]
+    return _case(loss, params, adam=True, note="fc1 once, each neuron one multiplication")
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 
@@ -370,6 +410,8 @@ def build(lib: str, workload: str, sizes: Sizes) -> Case:
         import spikeforge
 
         return _tutorial5_step_loop(spikeforge, sizes)
+    if lib in BASELINES:
+        return _no_neuron(workload, sizes, step_loop=lib == "no-neuron-step")
     builders = {
         "snntorch": _snntorch,
         "spikingjelly": _spikingjelly,

@@ -67,7 +67,9 @@ def library_version(lib: str) -> str:
     """The installed distribution's version (SpikingJelly has no ``__version__``)."""
     import importlib.metadata
 
-    module = {"spikeforge-step": "spikeforge", "spikeforge-ref": "spikeforge"}.get(lib, lib)
+    aliases = {"spikeforge-step": "spikeforge", "spikeforge-ref": "spikeforge"}
+    module = aliases | dict.fromkeys(cases.BASELINES, "torch")
+    module = module.get(lib, lib)
     try:
         return importlib.metadata.version(module)
     except importlib.metadata.PackageNotFoundError:
