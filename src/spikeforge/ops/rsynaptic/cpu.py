@@ -3,7 +3,8 @@
 
 Same layout and blocking as ``ops/synaptic/cpu.py``: blocks of ``BLOCK`` neurons walk time
 with ``S``, ``I`` and ``U`` in local arrays; one pass over the data per direction. Small
-problems run on one thread (waking the pool costs more than they take).
+problems run on one thread (waking the pool costs more than they take). As in
+``ops/rleaky/cpu.py``, every (reset, reset_delay) mode compiles to its own branch-free loop.
 """
 
 from __future__ import annotations
@@ -21,42 +22,81 @@ __all__ = ["SURROGATE_IDS", "rsynaptic_backward", "rsynaptic_forward", "surrogat
 
 
 @njit(cache=True, inline="always")
-def _param(p, j0, n):  # pragma: no cover - compiled
+def param_block(p, j0, n):  # pragma: no cover - compiled
+    """The parameter of neurons ``j0 … j0+n`` (shared ``[1]`` or ``[N]``) as a new array."""
     if p.shape[0] == 1:
         return np.full(n, p[0])
     return p[j0 : j0 + n].copy()
 
 
 @njit(cache=True, inline="always")
-def _surrogate_row(kind, consts, z, out, n):  # pragma: no cover - compiled
-    """``out[k] = dS/dz`` at ``z[k]`` (ids of ``_surrogate_codes``)."""
+def surrogate_row(kind, consts, z, out, n):  # pragma: no cover - compiled
+    """``out[k] = dS/dz`` at ``z[k]`` (ids of ``_surrogate_codes``), one loop per kind."""
     zero, one, c0, c1 = consts[0], consts[1], consts[2], consts[3]
-    for k in range(n):
-        x = z[k]
-        if kind == 0:
-            a = c1 * x
+    if kind == 0:
+        for k in range(n):
+            a = c1 * z[k]
             out[k] = c0 / (one + a * a)
-        elif kind == 1:
-            d = c0 * abs(x) + one
+    elif kind == 1:
+        for k in range(n):
+            d = c0 * abs(z[k]) + one
             out[k] = one / (d * d)
-        elif kind == 2:
-            s = one / (one + math.exp(-c0 * x))
+    elif kind == 2:
+        for k in range(n):
+            s = one / (one + math.exp(-c0 * z[k]))
             out[k] = c0 * s * (one - s)
-        elif kind == 3:
+    elif kind == 3:
+        for k in range(n):
             out[k] = one
-        elif kind == 4:
-            out[k] = -c0 if x >= zero else c0
-        elif kind == 5:
-            out[k] = one if x > zero else zero
-        elif kind == 6:
-            out[k] = c1 * math.exp(-c0 * abs(x - one))
-        elif kind == 7:
-            out[k] = one if x > zero else c0
-        elif kind == 8:
-            d = c0 * abs(x) + one
-            out[k] = (one if x > c1 else zero) / (d * d)
-        else:
+    elif kind == 4:
+        for k in range(n):
+            out[k] = -c0 if z[k] >= zero else c0
+    elif kind == 5:
+        for k in range(n):
+            out[k] = one if z[k] > zero else zero
+    elif kind == 6:
+        for k in range(n):
+            out[k] = c1 * math.exp(-c0 * abs(z[k] - one))
+    elif kind == 7:
+        for k in range(n):
+            out[k] = one if z[k] > zero else c0
+    elif kind == 8:
+        for k in range(n):
+            d = c0 * abs(z[k]) + one
+            out[k] = (one if z[k] > c1 else zero) / (d * d)
+    else:
+        for k in range(n):
             out[k] = zero
+
+
+@njit(cache=True, inline="always")
+def _forward_row(
+    reset, delay, xr, s, cur, u, a, b, th, g, vw, sr, vr, zero, one
+):  # pragma: no cover
+    """One step of a block: ``s``, ``cur``, ``u`` in place; spikes into ``sr``, ``V_t`` into
+    ``vr``."""
+    for k in range(u.shape[0]):
+        up, t_ = u[k], th[k]
+        fired = up > t_
+        c = a[k] * cur[k] + xr[k] + s[k] * vw[k]
+        w = b[k] * up + c
+        if reset == 0:
+            v = w - (t_ if fired else zero)
+        elif reset == 1:
+            v = zero if fired else w
+        else:
+            v = w
+        h = v > t_
+        sk = g[k] if h else zero
+        s[k] = sk
+        sr[k] = sk
+        cur[k] = c
+        vr[k] = v
+        if delay or reset == 2:
+            u[k] = v
+        else:
+            d = (one if h else zero) - (one if fired else zero)
+            u[k] = v - d * t_ if reset == 0 else v - d * v
 
 
 @njit(cache=True, inline="always")
@@ -72,41 +112,32 @@ def _forward_block(
     s = s0[j0 : j0 + n].copy()
     cur = i0[j0 : j0 + n].copy()
     u = u0[j0 : j0 + n].copy()
-    a = _param(alpha, j0, n)
-    b = _param(beta, j0, n)
-    th = _param(thr, j0, n)
-    g = _param(graded, j0, n)
-    vr = _param(vrec, j0, n)
+    a = param_block(alpha, j0, n)
+    b = param_block(beta, j0, n)
+    th = param_block(thr, j0, n)
+    g = param_block(graded, j0, n)
+    vw = param_block(vrec, j0, n)
+    scratch = np.empty(n, dtype=u.dtype)
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
-        for k in range(n):
-            up, t_ = u[k], th[k]
-            fired = up > t_
-            c = a[k] * cur[k] + xr[k] + s[k] * vr[k]
-            w = b[k] * up + c
+        vr = vpre[t, j0 : j0 + n] if store and not delay else scratch
+        if delay:
             if reset == 0:
-                v = w - (t_ if fired else zero)
+                _forward_row(0, True, xr, s, cur, u, a, b, th, g, vw, sr, vr, zero,
+                             one)  # fmt: skip
             elif reset == 1:
-                v = zero if fired else w
+                _forward_row(1, True, xr, s, cur, u, a, b, th, g, vw, sr, vr, zero,
+                             one)  # fmt: skip
             else:
-                v = w
-            h = v > t_
-            s[k] = g[k] if h else zero
-            sr[k] = s[k]
-            cur[k] = c
-            if delay:
-                u[k] = v
-            else:
-                d = (one if h else zero) - (one if fired else zero)
-                if reset == 0:
-                    u[k] = v - d * t_
-                elif reset == 1:
-                    u[k] = v - d * v
-                else:
-                    u[k] = v
-                if store:
-                    vpre[t, j0 + k] = v
+                _forward_row(2, True, xr, s, cur, u, a, b, th, g, vw, sr, vr, zero,
+                             one)  # fmt: skip
+        elif reset == 0:
+            _forward_row(0, False, xr, s, cur, u, a, b, th, g, vw, sr, vr, zero, one)  # fmt: skip
+        elif reset == 1:
+            _forward_row(1, False, xr, s, cur, u, a, b, th, g, vw, sr, vr, zero, one)  # fmt: skip
+        else:
+            _forward_row(2, False, xr, s, cur, u, a, b, th, g, vw, sr, vr, zero, one)  # fmt: skip
         if store:
             iseq[t, j0 : j0 + n] = cur
             useq[t, j0 : j0 + n] = u
@@ -143,24 +174,64 @@ def rsynaptic_forward(*args) -> None:
 
 
 @njit(cache=True, inline="always")
+def _backward_row(
+    reset, delay, gsr, gir, gur, vr, ur, ir, sp, sg, a, b, th, g, vw, cu, ci, cs, gxr, acc_a,
+    acc_b, acc_th, acc_g, acc_v, zero, one,
+):  # fmt: skip  # pragma: no cover - compiled
+    """One reverse step of a block: carries ``cu``, ``ci``, ``cs`` and the sums in place."""
+    for k in range(cu.shape[0]):
+        gsk = cs[k] + gsr[k]
+        gss = gsk * g[k] * sg[k]
+        gut = cu[k] + gur[k]
+        up, t_, v = ur[k], th[k], vr[k]
+        fired = up > t_
+        h = v > t_
+        if delay or reset == 2:
+            gv = gut + gss
+            dth = -gss
+        else:
+            d = (one if h else zero) - (one if fired else zero)
+            if reset == 0:
+                gv = gut * (one - t_ * sg[k]) + gss
+                dth = gut * (t_ * sg[k] - d) - gss
+            else:
+                gv = gut * (one - d - v * sg[k]) + gss
+                dth = gut * v * sg[k] - gss
+        if reset == 1:
+            gw = zero if fired else gv
+        else:
+            gw = gv
+            if reset == 0:
+                dth -= gv if fired else zero
+        gc = gw + ci[k] + gir[k]
+        acc_g[k] += gsk if h else zero
+        acc_th[k] += dth
+        acc_b[k] += gw * up
+        acc_a[k] += gc * ir[k]
+        acc_v[k] += gc * sp[k]
+        cu[k] = b[k] * gw
+        ci[k] = a[k] * gc
+        cs[k] = vw[k] * gc
+        gxr[k] = gc
+
+
+@njit(cache=True, inline="always")
 def _backward_block(
     blk, gs, gi, gu, spk, iseq, useq, vpre, s0, i0, u0, alpha, beta, thr, graded, vrec, consts,
     kind, reset, delay, gx, gs0, gi0, gu0, ga, gb, gth, gg, gvr,
 ):  # fmt: skip  # pragma: no cover - compiled
     T, N = useq.shape
-    ts = gs.shape[0]
-    gs_step = 1 if ts > 1 else 0
-    has_gi = gi.shape[0] > 0
-    has_gu = gu.shape[0] > 0
+    gs_step = 1 if gs.shape[0] > 1 else 0
     x_full = gx.shape[0] > 1 or T == 1
     zero, one = consts[0], consts[1]
     j0 = blk * BLOCK
     n = min(BLOCK, N - j0)
-    a = _param(alpha, j0, n)
-    b = _param(beta, j0, n)
-    th = _param(thr, j0, n)
-    g = _param(graded, j0, n)
-    vw = _param(vrec, j0, n)
+    a = param_block(alpha, j0, n)
+    b = param_block(beta, j0, n)
+    th = param_block(thr, j0, n)
+    g = param_block(graded, j0, n)
+    vw = param_block(vrec, j0, n)
+    zeros = np.zeros(n, dtype=u0.dtype)
     cu = np.zeros(n, dtype=u0.dtype)
     ci = np.zeros(n, dtype=u0.dtype)
     cs = np.zeros(n, dtype=u0.dtype)
@@ -172,52 +243,42 @@ def _backward_block(
     acc_v = np.zeros(n, dtype=u0.dtype)
     z = np.empty(n, dtype=u0.dtype)
     sg = np.empty(n, dtype=u0.dtype)
+    scratch = np.empty(n, dtype=u0.dtype)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
         ir = i0[j0 : j0 + n] if t == 0 else iseq[t - 1, j0 : j0 + n]
         sp = s0[j0 : j0 + n] if t == 0 else spk[t - 1, j0 : j0 + n]
+        gsr = gs[t * gs_step, j0 : j0 + n] if gs.shape[0] > 0 else zeros
+        gir = gi[t, j0 : j0 + n] if gi.shape[0] > 0 else zeros
+        gur = gu[t, j0 : j0 + n] if gu.shape[0] > 0 else zeros
+        gxr = gx[t, j0 : j0 + n] if x_full else scratch
         for k in range(n):
             z[k] = vr[k] - th[k]
-        _surrogate_row(kind, consts, z, sg, n)
-        for k in range(n):
-            gsk = cs[k] + (gs[t * gs_step, j0 + k] if ts > 0 else zero)
-            gss = gsk * g[k] * sg[k]
-            gut = cu[k] + (gu[t, j0 + k] if has_gu else zero)
-            up, t_, v = ur[k], th[k], vr[k]
-            fired = up > t_
-            h = z[k] > zero
-            if delay or reset == 2:
-                gv = gut + gss
-                dth = -gss
+        surrogate_row(kind, consts, z, sg, n)
+        if delay or reset == 2:
+            if reset == 0:
+                _backward_row(0, True, gsr, gir, gur, vr, ur, ir, sp, sg, a, b, th, g,
+                              vw, cu, ci, cs, gxr, acc_a, acc_b, acc_th, acc_g, acc_v,
+                              zero, one)  # fmt: skip
+            elif reset == 1:
+                _backward_row(1, True, gsr, gir, gur, vr, ur, ir, sp, sg, a, b, th, g,
+                              vw, cu, ci, cs, gxr, acc_a, acc_b, acc_th, acc_g, acc_v,
+                              zero, one)  # fmt: skip
             else:
-                d = (one if h else zero) - (one if fired else zero)
-                if reset == 0:
-                    gv = gut * (one - t_ * sg[k]) + gss
-                    dth = gut * (t_ * sg[k] - d) - gss
-                else:
-                    gv = gut * (one - d - v * sg[k]) + gss
-                    dth = gut * v * sg[k] - gss
-            if reset == 1:
-                gw = zero if fired else gv
-            else:
-                gw = gv
-                if reset == 0 and fired:
-                    dth -= gv
-            gc = gw + ci[k] + (gi[t, j0 + k] if has_gi else zero)
-            if h:
-                acc_g[k] += gsk
-            acc_th[k] += dth
-            acc_b[k] += gw * up
-            acc_a[k] += gc * ir[k]
-            acc_v[k] += gc * sp[k]
-            cu[k] = b[k] * gw
-            ci[k] = a[k] * gc
-            cs[k] = vw[k] * gc
-            if x_full:
-                gx[t, j0 + k] = gc
-            else:
-                acc_x[k] += gc
+                _backward_row(2, True, gsr, gir, gur, vr, ur, ir, sp, sg, a, b, th, g,
+                              vw, cu, ci, cs, gxr, acc_a, acc_b, acc_th, acc_g, acc_v,
+                              zero, one)  # fmt: skip
+        elif reset == 0:
+            _backward_row(0, False, gsr, gir, gur, vr, ur, ir, sp, sg, a, b, th, g,
+                          vw, cu, ci, cs, gxr, acc_a, acc_b, acc_th, acc_g, acc_v,
+                          zero, one)  # fmt: skip
+        else:
+            _backward_row(1, False, gsr, gir, gur, vr, ur, ir, sp, sg, a, b, th, g,
+                          vw, cu, ci, cs, gxr, acc_a, acc_b, acc_th, acc_g, acc_v,
+                          zero, one)  # fmt: skip
+        if not x_full:
+            acc_x += scratch
     if not x_full:
         gx[0, j0 : j0 + n] = acc_x
     # Written out (a loop over a tuple of arrays miscompiles inside numba's prange).
