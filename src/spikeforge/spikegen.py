@@ -384,7 +384,8 @@ def target_rate_code(
     else:
         times = torch.rand(count, generator=generator) * (steps - first_spike_time)
         times = times + first_spike_time
-    times = times.long()
+    # float32 rounding can lift ``u · (T − t0) + t0`` (u < 1) to exactly T: keep it in range
+    times = times.long().clamp_(max=steps - 1)
     return torch.zeros(steps).scatter(0, times, 1), times
 
 

@@ -305,3 +305,15 @@ def test_delta_targets_and_interpolation_parity():
         torch.manual_seed(3)
         theirs = ref.target_rate_code(10, **kwargs)
         assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+
+
+def test_target_rate_code_uniform_never_indexes_past_the_last_step(monkeypatch):
+    """u · (T − t0) + t0 with u = 1 − 2⁻²⁴ rounds to exactly T in float32 (T=2, t0=1): the
+    spike lands on the last step instead of raising an index error."""
+    u = torch.tensor([1 - 2**-24], dtype=torch.float32)
+    assert (u * 1 + 1).item() == 2.0  # the rounding this guards against
+    monkeypatch.setattr(torch, "rand", lambda *size, generator=None: u.clone())
+    train, times = spikegen.target_rate_code(2, first_spike_time=1, rate=1.0,
+                                             firing_pattern="uniform")  # fmt: skip
+    assert times.tolist() == [1]
+    assert train.tolist() == [0.0, 1.0]
