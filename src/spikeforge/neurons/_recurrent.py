@@ -170,7 +170,7 @@ class RecurrentMixin:
         if self.all_to_all and self.linear_features is not None:
             op = f"{self.fused_op}_dense"
             reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
-            for name in ("threshold", "graded_spikes_factor", "beta", "alpha"):
+            for name in self.dtype_checked_params:
                 p = getattr(self, name, None)
                 wide = isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype
                 if reason is None and wide:
