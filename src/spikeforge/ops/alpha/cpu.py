@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._numba_rows import param_block, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..synaptic.cpu import _param, _surrogate_row
 
 BLOCK = 512
 PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
@@ -31,11 +31,11 @@ def _forward_block(
     e = e0[j0 : j0 + n].copy()
     i = i0[j0 : j0 + n].copy()
     u = u0[j0 : j0 + n].copy()
-    a = _param(alpha, j0, n)
-    b = _param(beta, j0, n)
-    tu = _param(tau, j0, n)
-    th = _param(thr, j0, n)
-    g = _param(graded, j0, n)
+    a = param_block(alpha, j0, n)
+    b = param_block(beta, j0, n)
+    tu = param_block(tau, j0, n)
+    th = param_block(thr, j0, n)
+    g = param_block(graded, j0, n)
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
@@ -123,11 +123,11 @@ def _backward_block(
     zero = consts[0]
     j0 = blk * BLOCK
     n = min(BLOCK, N - j0)
-    a = _param(alpha, j0, n)
-    b = _param(beta, j0, n)
-    tu = _param(tau, j0, n)
-    th = _param(thr, j0, n)
-    g = _param(graded, j0, n)
+    a = param_block(alpha, j0, n)
+    b = param_block(beta, j0, n)
+    tu = param_block(tau, j0, n)
+    th = param_block(thr, j0, n)
+    g = param_block(graded, j0, n)
     zrow = np.zeros(n, dtype=u0.dtype)
     ce = np.zeros(n, dtype=u0.dtype)
     ci = np.zeros(n, dtype=u0.dtype)
@@ -152,7 +152,7 @@ def _backward_block(
         gir = _grad_row(gi, t, T, j0, n, zrow)
         for k in range(n):
             z[k] = vr[k] - th[k]
-        _surrogate_row(kind, consts, z, sg, n)
+        surrogate_row(kind, consts, z, sg, n)
         for k in range(n):
             gsk = gsr[k]
             gss = gsk * g[k] * sg[k]

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import flat_param, param_grad, time_rows
 from .._buffers import pooled_empty
 from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
@@ -48,13 +49,6 @@ def _shapes(x: Tensor, store_mem: bool, store_syn: bool):
     return (T, N), syn, syn, (T if store_mem else 1, N)
 
 
-def _rows(t: Tensor) -> Tensor:
-    """A ``[T, N]`` tensor as ``[1, N]`` if it is constant over time (stride 0)."""
-    if t.shape[0] > 1 and t.stride(0) == 0:
-        return t[:1].contiguous()
-    return t.contiguous()
-
-
 @torch.library.custom_op("spikeforge::alpha_fwd", mutates_args=())
 def alpha_fwd(
     x: Tensor, exc0: Tensor, inh0: Tensor, mem0: Tensor, alpha: Tensor, beta: Tensor,
@@ -70,7 +64,7 @@ def _forward(x, exc0, inh0, mem0, alpha, beta, tau, threshold, graded, reset, st
              store_syn, backend):  # fmt: skip
     """The forward kernels (the custom op's body, also called by the eager path)."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store_mem, store_syn)]
-    ins = [_rows(x)] + [
+    ins = [time_rows(x)] + [
         t.contiguous() for t in (exc0, inh0, mem0, alpha, beta, tau, threshold, graded)
     ]
     if backend == "cpu":
@@ -124,7 +118,7 @@ def _backward_kernels(
     gx = pooled_empty((x_steps, N), dt, dev)
     rest = [torch.empty((N if need else 0,), dtype=dt, device=dev) for need in needs]
     empty = mem_seq.new_empty((0, N))
-    grads = [_rows(grad_spk) if grad_spk is not None else empty] + [
+    grads = [time_rows(grad_spk) if grad_spk is not None else empty] + [
         g.contiguous() if g is not None else empty for g in (grad_exc, grad_inh, grad_mem)
     ]
     ins = [exc_seq, inh_seq, mem_seq] + [
@@ -194,21 +188,16 @@ def _backward_with(bwd, ctx, grad_spk, grad_exc, grad_inh, grad_mem) -> tuple:
     if ctx.x_broadcast:
         gx = (gx / T).expand(ctx.x_shape)  # see ops.leaky.op: spread a time-summed gradient
 
-    def param(grad, p, need):
-        if not need:
-            return None
-        return grad.sum().reshape(1) if p.shape[0] == 1 else grad
-
     return (
         gx if needs[0] else None,
         ge0 if needs[1] else None,
         gi0 if needs[2] else None,
         None,  # U_0 only sets the detached reset of step 1
-        param(ga, alpha, needs[4]),
-        param(gb, beta, needs[5]),
-        param(gtau, tau, needs[6]),
-        param(gth, thr, needs[7]),
-        param(gg, graded, needs[8]),
+        param_grad(ga, alpha, needs[4]),
+        param_grad(gb, beta, needs[5]),
+        param_grad(gtau, tau, needs[6]),
+        param_grad(gth, thr, needs[7]),
+        param_grad(gg, graded, needs[8]),
         *([None] * 7),
     )
 
@@ -238,31 +227,18 @@ _EagerAlpha = eager_function("_EagerAlpha", _eager_forward, _setup_context, _eag
 # -- the Python entry points the neuron calls -----------------------------------------------
 
 
-def _flat(name: str, p: Tensor, shape: torch.Size, n: int) -> Tensor:
-    """A per-neuron parameter as ``[1]`` (shared) or ``[N]``, in its own dtype."""
-    if p.numel() == 1:
-        return p.reshape(1)
-    try:
-        fits = torch.broadcast_shapes(p.shape, shape) == shape
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
-    return p.expand(shape).reshape(n)
-
-
 def _call(x2, exc, inh, mem, alpha, beta, threshold, graded, cfg, need_seqs, backend):
     if not cfg.reset_delay:
         raise ValueError("alpha: reset_delay=False is not defined for the Alpha neuron")
     shape, n, dtype = mem.shape, mem.numel(), mem.dtype
-    a = _flat("alpha", alpha.clamp(0, 1), shape, n)
-    b = _flat("beta", beta.clamp(0, 1), shape, n)
+    a = flat_param("alpha", alpha.clamp(0, 1), shape, n)
+    b = flat_param("beta", beta.clamp(0, 1), shape, n)
     # Elementwise in the parameters' dtype, as the reference computes it.
     tau = torch.log(a) / (torch.log(b) - torch.log(a)) + 1
     params = tuple(
         p.to(dtype)
-        for p in (a, b, tau, _flat("threshold", threshold, shape, n),
-                  _flat("graded_spikes_factor", graded, shape, n))
+        for p in (a, b, tau, flat_param("threshold", threshold, shape, n),
+                  flat_param("graded_spikes_factor", graded, shape, n))
     )  # fmt: skip
     states = (exc.reshape(n), inh.reshape(n), mem.reshape(n))
     grad = torch.is_grad_enabled()

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import broadcasts_into, flat_param
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES, leaky_fused
 from ..synaptic.op import synaptic_fused
@@ -34,29 +35,10 @@ __all__ = ["lapicque_scan_fused", "lapicque_step_fused"]
 _dispatch.register_standard_backends("lapicque")  # the leaky/synaptic ops' cpu, triton, torch
 
 
-def _fits(p: Tensor, shape: torch.Size) -> bool:
-    """``p`` broadcasts to ``shape`` without widening it."""
-    try:
-        return torch.broadcast_shapes(p.shape, shape) == shape
-    except RuntimeError:
-        return False
-
-
-def _flat(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
-    """A per-neuron quantity as ``[1]`` (shared) or ``[N]``; never clamped."""
-    if p.dtype != dtype:
-        p = p.to(dtype)
-    if p.numel() == 1:
-        return p.reshape(1)
-    if not _fits(p, shape):
-        raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
-    return p.expand(shape).reshape(n)
-
-
 def _transformed_input(x: Tensor, R: Tensor, tau: Tensor, time_step: Tensor) -> Tensor:
     """``X·R·(1/τ)·Δt`` in the reference's order; per-neuron factors must not widen ``x``."""
     for name, p in (("R", R), ("R*C", tau), ("time_step", time_step)):
-        if not _fits(p, x.shape[1:]):
+        if not broadcasts_into(p, x.shape[1:]):
             raise ValueError(
                 f"{name} of shape {tuple(p.shape)} does not broadcast to the state "
                 f"{tuple(x.shape[1:])}; per-neuron values must match the input's trailing "
@@ -70,9 +52,9 @@ def _run(x, mem, R, C, time_step, threshold, graded, cfg, backend, store):
     T, shape, n, dtype = x.shape[0], mem.shape, mem.numel(), mem.dtype
     tau = R * C
     x_in = _transformed_input(x, R, tau, time_step).reshape(T, n)
-    decay = _flat("1 - time_step/(R*C)", 1 - time_step / tau, shape, n, dtype)
-    th = _flat("threshold", threshold, shape, n, dtype)
-    g = _flat("graded_spikes_factor", graded, shape, n, dtype)
+    decay = flat_param("1 - time_step/(R*C)", 1 - time_step / tau, shape, n, dtype)
+    th = flat_param("threshold", threshold, shape, n, dtype)
+    g = flat_param("graded_spikes_factor", graded, shape, n, dtype)
     mem0 = mem.reshape(n)
     sg = (*cfg.spike_fn.params(), 0.0, 0.0)
     if store is None:

@@ -8,11 +8,10 @@ are those of ``reference.py``; the backward is BPTT in reverse time (see ``op.py
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
+from .._numba_rows import surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512
@@ -21,46 +20,6 @@ SERIAL_BLOCK = 2048  # one thread: larger blocks, one work buffer for all of the
 # loop ([128, 1000] per step, 3 runs each, noisy shared machine).
 PARALLEL_MIN_ELEMENTS = 1 << 16
 __all__ = ["SURROGATE_IDS", "leaky_backward", "leaky_forward", "surrogate_constants"]
-
-
-@njit(cache=True, inline="always")
-def _surrogate_row(kind, consts, z, out, n):  # pragma: no cover - compiled
-    """``out[k] = dS/dz`` at ``z[k]``; the kind branch sits outside the loops."""
-    zero, one, c0, c1 = consts[0], consts[1], consts[2], consts[3]
-    if kind == 0:  # atan: (α/2) / (1 + (π/2·α·z)²)
-        for k in range(n):
-            a = c1 * z[k]
-            out[k] = c0 / (one + a * a)
-    elif kind == 1:  # fast sigmoid: 1 / (k|z| + 1)²
-        for k in range(n):
-            d = c0 * abs(z[k]) + one
-            out[k] = one / (d * d)
-    elif kind == 2:  # sigmoid: k σ(kz)(1 − σ(kz))
-        for k in range(n):
-            s = one / (one + math.exp(-c0 * z[k]))
-            out[k] = c0 * s * (one - s)
-    elif kind == 3:  # straight through
-        for k in range(n):
-            out[k] = one
-    elif kind == 4:  # triangular: −p for z ≥ 0, p below
-        for k in range(n):
-            out[k] = -c0 if z[k] >= zero else c0
-    elif kind == 5:  # heaviside
-        for k in range(n):
-            out[k] = one if z[k] > zero else zero
-    elif kind == 6:  # spike-rate escape: k exp(−β|z − 1|)
-        for k in range(n):
-            out[k] = c1 * math.exp(-c0 * abs(z[k] - one))
-    elif kind == 7:  # leaky spike operator
-        for k in range(n):
-            out[k] = one if z[k] > zero else c0
-    elif kind == 8:  # sparse fast sigmoid: H(z − B) / (k|z| + 1)²
-        for k in range(n):
-            d = c0 * abs(z[k]) + one
-            out[k] = (one if z[k] > c1 else zero) / (d * d)
-    else:  # disabled
-        for k in range(n):
-            out[k] = zero
 
 
 @njit(cache=True, inline="always")
@@ -417,7 +376,7 @@ def _backward_block(
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
         for k in range(n):
             z[k] = vr[k] - th[k]
-        _surrogate_row(kind, consts, z, sg, n)
+        surrogate_row(kind, consts, z, sg, n)
         gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zeros
         gur = gu[t, j0 : j0 + n] if has_gu else zeros
         gvr = gx[t, j0 : j0 + n] if x_full else gv_local

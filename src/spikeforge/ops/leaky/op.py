@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import flat_param, param_grad, time_rows
 from .._buffers import pooled_empty
 from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
@@ -44,13 +45,6 @@ _dispatch.register_standard_backends("leaky")
 def _fwd_shapes(x: Tensor, store: bool, reset_delay: bool) -> tuple[tuple[int, int], ...]:
     T, N = x.shape
     return (T, N), (T if store else 1, N), (T if store and not reset_delay else 0, N)
-
-
-def _rows(t: Tensor) -> Tensor:
-    """A ``[T, N]`` tensor as ``[1, N]`` if it is constant over time (stride 0), else contiguous."""
-    if t.shape[0] > 1 and t.stride(0) == 0:
-        return t[:1].contiguous()
-    return t.contiguous()
 
 
 @torch.library.custom_op("spikeforge::leaky_fwd", mutates_args=())
@@ -87,7 +81,7 @@ def _forward(
     """The forward kernels, called by the custom op and by the eager autograd path."""
     shapes = _fwd_shapes(x, store, reset_delay)
     spk, useq, vpre = (pooled_empty(s, x.dtype, x.device) for s in shapes)
-    xr = _rows(x)
+    xr = time_rows(x)
     args = (xr, mem0.contiguous(), beta.contiguous(), threshold.contiguous(), graded.contiguous())
     if backend == "cpu":
         from . import cpu
@@ -112,37 +106,6 @@ def _(x, mem0, beta, threshold, graded, reset, reset_delay, store, surrogate, p0
     return tuple(x.new_empty(s) for s in _fwd_shapes(x, store, reset_delay))
 
 
-@torch.library.custom_op("spikeforge::leaky_bwd", mutates_args=())
-def leaky_bwd(
-    grad_spk: Tensor | None,
-    grad_mem: Tensor | None,
-    mem_seq: Tensor,
-    v_pre: Tensor,
-    mem0: Tensor,
-    beta: Tensor,
-    threshold: Tensor,
-    graded: Tensor,
-    x_steps: int,
-    reset: int,
-    reset_delay: bool,
-    surrogate: str,
-    sg_p0: float,
-    sg_p1: float,
-    need_mem0: bool,
-    need_beta: bool,
-    need_threshold: bool,
-    need_graded: bool,
-    backend: str,
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients (x [x_steps, N], mem0 [N], and per-neuron sums [N] for beta, threshold,
-    graded); a gradient not asked for comes back with 0 rows."""
-    return _backward_kernels(
-        grad_spk, grad_mem, mem_seq, v_pre, mem0, beta, threshold, graded, x_steps, reset,
-        reset_delay, surrogate, sg_p0, sg_p1, need_mem0, need_beta, need_threshold,
-        need_graded, backend,
-    )  # fmt: skip
-
-
 def _backward_kernels(
     grad_spk: Tensor | None,
     grad_mem: Tensor | None,
@@ -164,7 +127,9 @@ def _backward_kernels(
     need_graded: bool,
     backend: str,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """The backward kernels, called by the custom op and by the eager autograd path."""
+    """Gradients (x [x_steps, N], mem0 [N], and per-neuron sums [N] for beta, threshold,
+    graded); a gradient not asked for comes back with 0 rows. The body of the
+    ``spikeforge::leaky_bwd`` op, also called directly by the eager autograd path."""
     N = mem_seq.shape[1]
     dt, dev = mem_seq.dtype, mem_seq.device
     gx = pooled_empty((x_steps, N), dt, dev)
@@ -172,7 +137,7 @@ def _backward_kernels(
         torch.empty((N if need else 0,), dtype=dt, device=dev)
         for need in (need_mem0, need_beta, need_threshold, need_graded)
     )
-    gs = _rows(grad_spk) if grad_spk is not None else mem_seq.new_empty((0, N))
+    gs = time_rows(grad_spk) if grad_spk is not None else mem_seq.new_empty((0, N))
     gu = grad_mem.contiguous() if grad_mem is not None else mem_seq.new_empty((0, N))
     params = (mem0.contiguous(), beta.contiguous(), threshold.contiguous(), graded.contiguous())
     outs = (gx, gu0, gb, gth, gg)
@@ -200,6 +165,9 @@ def _backward_kernels(
                 gs, gu, mem_seq, v_pre, *params, spike, reset, reset_delay, *outs
             )  # fmt: skip
     return outs
+
+
+leaky_bwd = torch.library.custom_op("spikeforge::leaky_bwd", mutates_args=())(_backward_kernels)
 
 
 @leaky_bwd.register_fake
@@ -245,11 +213,6 @@ def _backward_with(bwd, ctx, grad_spk, grad_mem) -> tuple:
         # hand back the time-summed gradient spread evenly, without materialising [T, N].
         gx = (gx / T).expand(ctx.x_shape)
 
-    def param_grad(grad: Tensor, param: Tensor, need: bool) -> Tensor | None:
-        if not need:
-            return None
-        return grad.sum().reshape(1) if param.shape[0] == 1 else grad
-
     return (
         gx if needs[0] else None,
         gu0 if needs[1] else None,
@@ -289,23 +252,6 @@ def leaky_fused(*args):
 # -- the Python entry points the neurons call -------------------------------------------------
 
 
-def _flat_param(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
-    """A neuron parameter as ``[1]`` (shared) or ``[N]`` (one per neuron)."""
-    if p.dtype != dtype:
-        p = p.to(dtype)
-    if p.numel() == 1:
-        return p.reshape(1)
-    try:
-        fits = torch.broadcast_shapes(p.shape, shape) == shape
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"{name} of shape {tuple(p.shape)} does not broadcast to the state {tuple(shape)}"
-        )
-    return p.expand(shape).reshape(n)
-
-
 def _surrogate_args(cfg: NeuronConfig) -> tuple[str, float, float]:
     params = (*cfg.spike_fn.params(), 0.0, 0.0)
     return cfg.spike_fn.kind, params[0], params[1]
@@ -317,9 +263,9 @@ def _op_args(
     shape, n, dtype = mem.shape, mem.numel(), mem.dtype
     return (
         mem.reshape(n),
-        _flat_param("beta", beta.clamp(0, 1), shape, n, dtype),
-        _flat_param("threshold", threshold, shape, n, dtype),
-        _flat_param("graded_spikes_factor", graded, shape, n, dtype),
+        flat_param("beta", beta.clamp(0, 1), shape, n, dtype),
+        flat_param("threshold", threshold, shape, n, dtype),
+        flat_param("graded_spikes_factor", graded, shape, n, dtype),
         RESET_CODES[cfg.reset],
         cfg.reset_delay,
     )

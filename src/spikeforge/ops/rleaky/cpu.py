@@ -12,64 +12,15 @@ functions called with literal values, so every mode compiles to its own branch-f
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
+from .._numba_rows import param_block, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512
 PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
 __all__ = ["SURROGATE_IDS", "rleaky_backward", "rleaky_forward", "surrogate_constants"]
-
-
-@njit(cache=True, inline="always")
-def param_block(p, j0, n):  # pragma: no cover - compiled
-    """The parameter of neurons ``j0 … j0+n`` (shared ``[1]`` or ``[N]``) as a new array."""
-    if p.shape[0] == 1:
-        return np.full(n, p[0])
-    return p[j0 : j0 + n].copy()
-
-
-@njit(cache=True, inline="always")
-def surrogate_row(kind, consts, z, out, n):  # pragma: no cover - compiled
-    """``out[k] = dS/dz`` at ``z[k]`` (ids of ``_surrogate_codes``), one loop per kind."""
-    zero, one, c0, c1 = consts[0], consts[1], consts[2], consts[3]
-    if kind == 0:
-        for k in range(n):
-            a = c1 * z[k]
-            out[k] = c0 / (one + a * a)
-    elif kind == 1:
-        for k in range(n):
-            d = c0 * abs(z[k]) + one
-            out[k] = one / (d * d)
-    elif kind == 2:
-        for k in range(n):
-            s = one / (one + math.exp(-c0 * z[k]))
-            out[k] = c0 * s * (one - s)
-    elif kind == 3:
-        for k in range(n):
-            out[k] = one
-    elif kind == 4:
-        for k in range(n):
-            out[k] = -c0 if z[k] >= zero else c0
-    elif kind == 5:
-        for k in range(n):
-            out[k] = one if z[k] > zero else zero
-    elif kind == 6:
-        for k in range(n):
-            out[k] = c1 * math.exp(-c0 * abs(z[k] - one))
-    elif kind == 7:
-        for k in range(n):
-            out[k] = one if z[k] > zero else c0
-    elif kind == 8:
-        for k in range(n):
-            d = c0 * abs(z[k]) + one
-            out[k] = (one if z[k] > c1 else zero) / (d * d)
-    else:
-        for k in range(n):
-            out[k] = zero
 
 
 @njit(cache=True, inline="always")

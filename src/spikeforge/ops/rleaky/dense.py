@@ -18,10 +18,10 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import flat_param, param_grad
 from .._buffers import pooled_empty
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
-from ..rsynaptic.op import flat_param
 from . import fallback
 
 __all__ = ["rleaky_dense_scan"]
@@ -138,11 +138,6 @@ def _backward(ctx, grad_spk, grad_mem, _grad_vpre):
         *ctx.static, list(needs[1:8]),
     )  # fmt: skip
 
-    def param(grad, p, need):
-        if not need:
-            return None
-        return grad.sum().reshape(1) if p.shape[0] == 1 else grad
-
     state = mem0.shape
     return (
         gx if needs[0] else None,
@@ -150,9 +145,9 @@ def _backward(ctx, grad_spk, grad_mem, _grad_vpre):
         gu0.view(state) if needs[2] else None,
         gw if needs[3] else None,
         gb if needs[4] else None,
-        param(gbeta, beta, needs[5]),
-        param(gth, thr, needs[6]),
-        param(gg, graded, needs[7]),
+        param_grad(gbeta, beta, needs[5]),
+        param_grad(gth, thr, needs[6]),
+        param_grad(gg, graded, needs[7]),
         *([None] * 6),
     )
 

@@ -21,10 +21,10 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import flat_param, param_grad, time_rows
 from .._buffers import pooled_empty
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
-from ..rsynaptic.op import flat_param
 
 __all__ = ["rleaky_scan_fused", "rleaky_step_fused"]
 
@@ -36,12 +36,6 @@ def _shapes(x: Tensor, store: bool, delay: bool):
     return (T, N), (T if store else 1, N), (T if store and not delay else 0, N)
 
 
-def _rows(t: Tensor) -> Tensor:
-    if t.shape[0] > 1 and t.stride(0) == 0:
-        return t[:1].contiguous()
-    return t.contiguous()
-
-
 @torch.library.custom_op("spikeforge::rleaky_fwd", mutates_args=())
 def rleaky_fwd(
     x: Tensor, spk0: Tensor, mem0: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor,
@@ -50,7 +44,7 @@ def rleaky_fwd(
 ) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
     """x [T, N] -> (spk [T, N], mem_seq [T or 1, N], v_pre [T or 0, N])."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
-    ins = [_rows(x)] + [t.contiguous() for t in (spk0, mem0, beta, threshold, graded, V)]
+    ins = [time_rows(x)] + [t.contiguous() for t in (spk0, mem0, beta, threshold, graded, V)]
     if backend == "cpu":
         from . import cpu
 
@@ -90,7 +84,7 @@ def rleaky_bwd(
     rest = [torch.empty((N if need else 0,), dtype=dt, device=dev) for need in needs]
     empty = mem_seq.new_empty((0, N))
     grads = [
-        _rows(grad_spk) if grad_spk is not None else empty,
+        time_rows(grad_spk) if grad_spk is not None else empty,
         grad_mem.contiguous() if grad_mem is not None else empty,
     ]
     ins = [spk.contiguous(), mem_seq, v_pre] + [
@@ -154,19 +148,14 @@ def _backward(ctx, grad_spk, grad_mem, _grad_vpre):
     if ctx.x_broadcast:
         gx = (gx / T).expand(ctx.x_shape)  # see ops.leaky.op: spread a time-summed gradient
 
-    def param(grad, p, need):
-        if not need:
-            return None
-        return grad.sum().reshape(1) if p.shape[0] == 1 else grad
-
     return (
         gx if needs[0] else None,
         gs0 if needs[1] else None,
         gu0 if needs[2] else None,
-        param(gb, beta, needs[3]),
-        param(gth, thr, needs[4]),
-        param(gg, graded, needs[5]),
-        param(gv, V, needs[6]),
+        param_grad(gb, beta, needs[3]),
+        param_grad(gth, thr, needs[4]),
+        param_grad(gg, graded, needs[5]),
+        param_grad(gv, V, needs[6]),
         *([None] * 7),
     )
 

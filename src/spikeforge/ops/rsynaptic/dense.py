@@ -15,12 +15,12 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import flat_param, param_grad
 from .._buffers import pooled_empty
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
 from ..rleaky.fallback import compute_dtype
 from . import fallback
-from .op import flat_param
 
 __all__ = ["rsynaptic_dense_scan"]
 
@@ -138,11 +138,6 @@ def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
         beta, thr, graded, *ctx.static, list(needs[1:10]),
     )  # fmt: skip
 
-    def param(grad, p, need):
-        if not need:
-            return None
-        return grad.sum().reshape(1) if p.shape[0] == 1 else grad
-
     state = mem0.shape
     return (
         gx if needs[0] else None,
@@ -151,10 +146,10 @@ def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
         gu0.view(state) if needs[3] else None,
         gw if needs[4] else None,
         gb if needs[5] else None,
-        param(ga, alpha, needs[6]),
-        param(gbeta, beta, needs[7]),
-        param(gth, thr, needs[8]),
-        param(gg, graded, needs[9]),
+        param_grad(ga, alpha, needs[6]),
+        param_grad(gbeta, beta, needs[7]),
+        param_grad(gth, thr, needs[8]),
+        param_grad(gg, graded, needs[9]),
         *([None] * 6),
     )
 

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import flat_param, param_grad, time_rows
 from .._buffers import pooled_empty
 from ..config import NeuronConfig
 from ..leaky.op import RESET_CODES
@@ -37,12 +38,6 @@ def _shapes(x: Tensor, store: bool, delay: bool):
     )
 
 
-def _rows(t: Tensor) -> Tensor:
-    if t.shape[0] > 1 and t.stride(0) == 0:
-        return t[:1].contiguous()
-    return t.contiguous()
-
-
 @torch.library.custom_op("spikeforge::rsynaptic_fwd", mutates_args=())
 def rsynaptic_fwd(
     x: Tensor, spk0: Tensor, syn0: Tensor, mem0: Tensor, alpha: Tensor, beta: Tensor,
@@ -51,7 +46,7 @@ def rsynaptic_fwd(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """x [T, N] -> (spk [T, N], syn_seq, mem_seq [T or 1, N], v_pre [T or 0, N])."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
-    ins = [_rows(x)] + [
+    ins = [time_rows(x)] + [
         t.contiguous() for t in (spk0, syn0, mem0, alpha, beta, threshold, graded, V)
     ]
     if backend == "cpu":
@@ -94,7 +89,7 @@ def rsynaptic_bwd(
     rest = [torch.empty((N if need else 0,), dtype=dt, device=dev) for need in needs]
     empty = mem_seq.new_empty((0, N))
     grads = [
-        _rows(grad_spk) if grad_spk is not None else empty,
+        time_rows(grad_spk) if grad_spk is not None else empty,
         grad_syn.contiguous() if grad_syn is not None else empty,
         grad_mem.contiguous() if grad_mem is not None else empty,
     ]
@@ -160,37 +155,21 @@ def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
     if ctx.x_broadcast:
         gx = (gx / T).expand(ctx.x_shape)  # see ops.leaky.op: spread a time-summed gradient
 
-    def param(grad, p, need):
-        if not need:
-            return None
-        return grad.sum().reshape(1) if p.shape[0] == 1 else grad
-
     return (
         gx if needs[0] else None,
         gs0 if needs[1] else None,
         gi0 if needs[2] else None,
         gu0 if needs[3] else None,
-        param(ga, alpha, needs[4]),
-        param(gb, beta, needs[5]),
-        param(gth, thr, needs[6]),
-        param(gg, graded, needs[7]),
-        param(gv, V, needs[8]),
+        param_grad(ga, alpha, needs[4]),
+        param_grad(gb, beta, needs[5]),
+        param_grad(gth, thr, needs[6]),
+        param_grad(gg, graded, needs[7]),
+        param_grad(gv, V, needs[8]),
         *([None] * 7),
     )
 
 
 rsynaptic_fwd.register_autograd(_backward, setup_context=_setup_context)
-
-
-def flat_param(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
-    """A neuron parameter as ``[1]`` (shared) or ``[n]`` (one per neuron of the state)."""
-    if p.dtype != dtype:
-        p = p.to(dtype)
-    if p.numel() == 1:
-        return p.reshape(1)
-    if torch.broadcast_shapes(p.shape, shape) != shape:
-        raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
-    return p.expand(shape).reshape(n)
 
 
 def _call(x2, spk, syn, mem, alpha, beta, threshold, graded, V, cfg, backend, store):

@@ -7,55 +7,15 @@ run on one thread (waking the pool costs more than they take).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
+from .._numba_rows import param_block, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512
 PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
 __all__ = ["SURROGATE_IDS", "surrogate_constants", "synaptic_backward", "synaptic_forward"]
-
-
-@njit(cache=True, inline="always")
-def _param(p, j0, n):  # pragma: no cover - compiled
-    if p.shape[0] == 1:
-        return np.full(n, p[0])
-    return p[j0 : j0 + n].copy()
-
-
-@njit(cache=True, inline="always")
-def _surrogate_row(kind, consts, z, out, n):  # pragma: no cover - compiled
-    """``out[k] = dS/dz`` at ``z[k]`` (ids of ``_surrogate_codes``)."""
-    zero, one, c0, c1 = consts[0], consts[1], consts[2], consts[3]
-    for k in range(n):
-        x = z[k]
-        if kind == 0:
-            a = c1 * x
-            out[k] = c0 / (one + a * a)
-        elif kind == 1:
-            d = c0 * abs(x) + one
-            out[k] = one / (d * d)
-        elif kind == 2:
-            s = one / (one + math.exp(-c0 * x))
-            out[k] = c0 * s * (one - s)
-        elif kind == 3:
-            out[k] = one
-        elif kind == 4:
-            out[k] = -c0 if x >= zero else c0
-        elif kind == 5:
-            out[k] = one if x > zero else zero
-        elif kind == 6:
-            out[k] = c1 * math.exp(-c0 * abs(x - one))
-        elif kind == 7:
-            out[k] = one if x > zero else c0
-        elif kind == 8:
-            d = c0 * abs(x) + one
-            out[k] = (one if x > c1 else zero) / (d * d)
-        else:
-            out[k] = zero
 
 
 @njit(cache=True, inline="always")
@@ -69,10 +29,10 @@ def _forward_block(
     n = min(BLOCK, N - j0)
     cur = i0[j0 : j0 + n].copy()
     u = u0[j0 : j0 + n].copy()
-    a = _param(alpha, j0, n)
-    b = _param(beta, j0, n)
-    th = _param(thr, j0, n)
-    g = _param(graded, j0, n)
+    a = param_block(alpha, j0, n)
+    b = param_block(beta, j0, n)
+    th = param_block(thr, j0, n)
+    g = param_block(graded, j0, n)
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
@@ -151,10 +111,10 @@ def _backward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * BLOCK
     n = min(BLOCK, N - j0)
-    a = _param(alpha, j0, n)
-    b = _param(beta, j0, n)
-    th = _param(thr, j0, n)
-    g = _param(graded, j0, n)
+    a = param_block(alpha, j0, n)
+    b = param_block(beta, j0, n)
+    th = param_block(thr, j0, n)
+    g = param_block(graded, j0, n)
     cu = np.zeros(n, dtype=u0.dtype)
     ci = np.zeros(n, dtype=u0.dtype)
     acc_x = np.zeros(n, dtype=u0.dtype)
@@ -170,7 +130,7 @@ def _backward_block(
         ir = i0[j0 : j0 + n] if t == 0 else iseq[t - 1, j0 : j0 + n]
         for k in range(n):
             z[k] = vr[k] - th[k]
-        _surrogate_row(kind, consts, z, sg, n)
+        surrogate_row(kind, consts, z, sg, n)
         for k in range(n):
             gsk = gs[t * gs_step, j0 + k] if ts > 0 else zero
             gss = gsk * g[k] * sg[k]

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .. import _dispatch
+from .._args import flat_param, param_grad, time_rows
 from .._buffers import pooled_empty
 from .._eager import call_fused, eager_function
 from ..config import NeuronConfig
@@ -41,12 +42,6 @@ def _shapes(x: Tensor, store: bool, delay: bool):
     )
 
 
-def _rows(t: Tensor) -> Tensor:
-    if t.shape[0] > 1 and t.stride(0) == 0:
-        return t[:1].contiguous()
-    return t.contiguous()
-
-
 @torch.library.custom_op("spikeforge::synaptic_fwd", mutates_args=())
 def synaptic_fwd(
     x: Tensor, syn0: Tensor, mem0: Tensor, alpha: Tensor, beta: Tensor, threshold: Tensor,
@@ -61,7 +56,7 @@ def synaptic_fwd(
 def _forward(x, syn0, mem0, alpha, beta, threshold, graded, reset, reset_delay, store, backend):
     """The forward kernels (the custom op's body, also called by the eager path)."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
-    ins = [_rows(x)] + [t.contiguous() for t in (syn0, mem0, alpha, beta, threshold, graded)]
+    ins = [time_rows(x)] + [t.contiguous() for t in (syn0, mem0, alpha, beta, threshold, graded)]
     if backend == "cpu":
         from . import cpu
 
@@ -86,33 +81,22 @@ def _(x, syn0, mem0, alpha, beta, thr, graded, reset, delay, store, *rest):
     return tuple(x.new_empty(s) for s in _shapes(x, store, delay))
 
 
-@torch.library.custom_op("spikeforge::synaptic_bwd", mutates_args=())
-def synaptic_bwd(
+def _backward_kernels(
     grad_spk: Tensor | None, grad_syn: Tensor | None, grad_mem: Tensor | None, syn_seq: Tensor,
     mem_seq: Tensor, v_pre: Tensor, syn0: Tensor, mem0: Tensor, alpha: Tensor, beta: Tensor,
     threshold: Tensor, graded: Tensor, x_steps: int, reset: int, reset_delay: bool,
     surrogate: str, sg_p0: float, sg_p1: float, needs: list[bool], backend: str,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """Grads of x [x_steps, N], syn0, mem0 [N] and per-neuron sums for alpha, beta,
-    threshold, graded ([N], or 0 rows when ``needs`` says no)."""
-    return _backward_kernels(
-        grad_spk, grad_syn, grad_mem, syn_seq, mem_seq, v_pre, syn0, mem0, alpha, beta,
-        threshold, graded, x_steps, reset, reset_delay, surrogate, sg_p0, sg_p1, needs, backend,
-    )  # fmt: skip
-
-
-def _backward_kernels(
-    grad_spk, grad_syn, grad_mem, syn_seq, mem_seq, v_pre, syn0, mem0, alpha, beta, threshold,
-    graded, x_steps, reset, reset_delay, surrogate, sg_p0, sg_p1, needs, backend,
-):  # fmt: skip
-    """The backward kernels (the custom op's body, also called by the eager path)."""
+    threshold, graded ([N], or 0 rows when ``needs`` says no). The body of the
+    ``spikeforge::synaptic_bwd`` op, also called directly by the eager autograd path."""
     N = mem_seq.shape[1]
     dt, dev = mem_seq.dtype, mem_seq.device
     gx = pooled_empty((x_steps, N), dt, dev)
     rest = [torch.empty((N if need else 0,), dtype=dt, device=dev) for need in needs]
     empty = mem_seq.new_empty((0, N))
     grads = [
-        _rows(grad_spk) if grad_spk is not None else empty,
+        time_rows(grad_spk) if grad_spk is not None else empty,
         grad_syn.contiguous() if grad_syn is not None else empty,
         grad_mem.contiguous() if grad_mem is not None else empty,
     ]
@@ -141,6 +125,11 @@ def _backward_kernels(
             fallback.backward(*grads, *ins, surrogate_from(surrogate, (sg_p0, sg_p1)), reset,
                               reset_delay, *outs)  # fmt: skip
     return tuple(outs)
+
+
+synaptic_bwd = torch.library.custom_op("spikeforge::synaptic_bwd", mutates_args=())(
+    _backward_kernels
+)
 
 
 @synaptic_bwd.register_fake
@@ -177,19 +166,14 @@ def _backward_with(bwd, ctx, grad_spk, grad_syn, grad_mem) -> tuple:
     if ctx.x_broadcast:
         gx = (gx / T).expand(ctx.x_shape)  # see ops.leaky.op: spread a time-summed gradient
 
-    def param(grad, p, need):
-        if not need:
-            return None
-        return grad.sum().reshape(1) if p.shape[0] == 1 else grad
-
     return (
         gx if needs[0] else None,
         gi0 if needs[1] else None,
         gu0 if needs[2] else None,
-        param(ga, alpha, needs[3]),
-        param(gb, beta, needs[4]),
-        param(gth, thr, needs[5]),
-        param(gg, graded, needs[6]),
+        param_grad(ga, alpha, needs[3]),
+        param_grad(gb, beta, needs[4]),
+        param_grad(gth, thr, needs[5]),
+        param_grad(gg, graded, needs[6]),
         *([None] * 7),
     )
 
@@ -220,27 +204,13 @@ def synaptic_fused(*args):
     return call_fused(torch.ops.spikeforge.synaptic_fwd, _EagerSynaptic, *args)
 
 
-def _flat(name: str, p: Tensor, shape: torch.Size, n: int, dtype: torch.dtype) -> Tensor:
-    if p.dtype != dtype:
-        p = p.to(dtype)
-    if p.numel() == 1:
-        return p.reshape(1)
-    try:
-        fits = torch.broadcast_shapes(p.shape, shape) == shape
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(f"{name} of shape {tuple(p.shape)} does not broadcast to {tuple(shape)}")
-    return p.expand(shape).reshape(n)
-
-
 def _call(x2, syn, mem, alpha, beta, threshold, graded, cfg, backend, store):
     shape, n, dtype = mem.shape, mem.numel(), mem.dtype
     params = (
-        _flat("alpha", alpha.clamp(0, 1), shape, n, dtype),
-        _flat("beta", beta.clamp(0, 1), shape, n, dtype),
-        _flat("threshold", threshold, shape, n, dtype),
-        _flat("graded_spikes_factor", graded, shape, n, dtype),
+        flat_param("alpha", alpha.clamp(0, 1), shape, n, dtype),
+        flat_param("beta", beta.clamp(0, 1), shape, n, dtype),
+        flat_param("threshold", threshold, shape, n, dtype),
+        flat_param("graded_spikes_factor", graded, shape, n, dtype),
     )
     sg = (*cfg.spike_fn.params(), 0.0, 0.0)
     if store is None:
