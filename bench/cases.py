@@ -166,7 +166,7 @@ def _spikeforge(workload: str, s: Sizes, backend: str) -> Case:
     return _case(loss, params, adam=True, note="fc1 once, neurons step_mode='multi'")
 
 
-def _tutorial5_step_loop(snn, s: Sizes) -> Case:
+def _tutorial5_step_loop(snn, s: Sizes, note: str = "tutorial step loop") -> Case:
     """snnTorch tutorial 5's network and training step, verbatim in structure."""
     x, y = w2_input(s)
     num_steps = s.w2_t
@@ -202,7 +202,6 @@ def _tutorial5_step_loop(snn, s: Sizes) -> Case:
             loss_val += ce(mem_rec[step], y)
         return loss_val
 
-    note = "tutorial step loop" + (", neurons one multiplication" if snn.Leaky is _NoNeuron else "")
     return _case(loss, list(net.parameters()), adam=True, note=note)
 
 
@@ -383,7 +382,10 @@ def _no_neuron(workload: str, s: Sizes, step_loop: bool) -> Case:
     if workload != "W2":
         raise ValueError("the no-neuron baselines exist for W2 only")
     if step_loop:
-        return _tutorial5_step_loop(type("NoNeuronLib", (), {"Leaky": _NoNeuron}), s)
+        no_neuron_lib = type("NoNeuronLib", (), {"Leaky": _NoNeuron})
+        return _tutorial5_step_loop(
+            no_neuron_lib, s, "tutorial step loop, neurons one multiplication"
+        )
     x, y = w2_input(s)
     fc1, fc2 = _linear(784, 1000, 20), _linear(1000, 10, 21)
     T = s.w2_t
