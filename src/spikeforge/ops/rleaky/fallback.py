@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
+from .._torch_rows import reset_and_fire
 
 Rec = Callable[[Tensor], Tensor]
 
@@ -39,22 +40,10 @@ def scan_forward(
     for t in range(spk.shape[0]):
         fired = u > th
         w = b * u + x[t if x.shape[0] > 1 else 0].to(cd) + rec(s)
-        if reset == 0:
-            v = w - torch.where(fired, th, 0.0)
-        elif reset == 1:
-            v = torch.where(fired, 0.0, w)
-        else:
-            v = w
-        h = v > th
-        s = torch.where(h, g, 0.0)
+        v, s, u = reset_and_fire(w, fired, th, g, reset, delay, cd)
         spk[t] = s
-        if delay:
-            u = v
-        else:
-            d = h.to(cd) - fired.to(cd)
-            u = v - d * th if reset == 0 else (v - d * v if reset == 1 else v)
-            if store:
-                vpre[t] = v
+        if store and not delay:
+            vpre[t] = v
         if store:
             useq[t] = u
     if not store:

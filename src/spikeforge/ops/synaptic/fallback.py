@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
+from .._torch_rows import reset_and_fire
 
 
 def _cd(dtype: torch.dtype) -> torch.dtype:
@@ -21,21 +22,10 @@ def forward(x, i0, u0, alpha, beta, thr, graded, reset, delay, store, spk, iseq,
         fired = u > th
         cur = a * cur + x[t if x.shape[0] > 1 else 0].to(cd)
         w = b * u + cur
-        if reset == 0:
-            v = w - torch.where(fired, th, 0.0)
-        elif reset == 1:
-            v = torch.where(fired, 0.0, w)
-        else:
-            v = w
-        h = v > th
-        spk[t] = torch.where(h, g, 0.0)
-        if delay:
-            u = v
-        else:
-            d = h.to(cd) - fired.to(cd)
-            u = v - d * th if reset == 0 else (v - d * v if reset == 1 else v)
-            if store:
-                vpre[t] = v
+        v, s, u = reset_and_fire(w, fired, th, g, reset, delay, cd)
+        spk[t] = s
+        if store and not delay:
+            vpre[t] = v
         if store:
             iseq[t], useq[t] = cur, u
     if not store:
