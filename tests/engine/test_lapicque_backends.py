@@ -221,7 +221,7 @@ def test_wider_circuit_dtype_falls_back_or_raises():
     x = torch.rand(4, 2, 3)
     assert lif.select_backend(x, lif.config()) == "reference"
     lif.backend = "cpu"
-    with pytest.raises(ValueError, match=r"C has dtype torch\.float64, wider than the input"):
+    with pytest.raises(ValueError, match=r"R has dtype torch\.float64, wider than the input"):
         lif(x)
 
 

@@ -196,15 +196,27 @@ class SpikingNeuron(nn.Module):
         ``single_step``: ``x`` is one step of the step API; below ``SMALL_STEP_ELEMENTS``
         on the CPU, ``auto`` then runs the reference (measured faster than the fused op).
         """
-        reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
-        if reason is None:
-            for name in self.dtype_checked_params:
-                p = getattr(self, name, None)
-                if isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype:
-                    reason = f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
-        op = self.fused_op or type(self).__name__.lower()
+        reason = self.unfusable_reason(x, cfg, single_step)
         small = single_step and x.numel() < SMALL_STEP_ELEMENTS
-        return _dispatch.select_backend(op, self.backend, x.device, x.dtype, reason, small)
+        return _dispatch.select_backend(
+            self.kernel_op(), self.backend, x.device, x.dtype, reason, small
+        )
+
+    def kernel_op(self) -> str:
+        """The name of this neuron's fused recurrence in ``ops._dispatch``."""
+        return self.fused_op or type(self).__name__.lower()
+
+    def unfusable_reason(self, x: Tensor, cfg: NeuronConfig, single_step: bool) -> str | None:
+        """Why this configuration needs the reference on ``x``, or None if kernels can run it.
+        Subclasses add their own limits."""
+        reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
+        if reason is not None:
+            return reason
+        for name in self.dtype_checked_params:
+            p = getattr(self, name, None)
+            if isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype:
+                return f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
+        return None
 
     def config(self) -> NeuronConfig:
         """The static options the step functions read."""

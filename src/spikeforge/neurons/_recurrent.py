@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..ops import _dispatch
+from ..ops._args import broadcasts_into
 from ..ops.config import NeuronConfig
-from ._base import SMALL_STEP_ELEMENTS, as_float_tensor
+from ._base import as_float_tensor
 
 __all__ = ["RecurrentMixin"]
 
@@ -155,30 +155,21 @@ class RecurrentMixin:
         if torch.promote_types(V.dtype, x.dtype) != x.dtype:
             return f"V has dtype {V.dtype}, wider than the input's {x.dtype}"
         state = x.shape if single_step else x.shape[1:]
-        try:
-            fits = torch.broadcast_shapes(V.shape, state) == state
-        except RuntimeError:
-            fits = False
-        if not fits:
+        if not broadcasts_into(V, state):
             return f"V of shape {tuple(V.shape)} does not fit the state {tuple(state)}"
         return None
 
-    def select_backend(self, x: Tensor, cfg: NeuronConfig, single_step: bool = False) -> str:
-        """As ``SpikingNeuron.select_backend``, plus the recurrence's own limits. The dense
-        recurrence has its own op (``<fused_op>_dense``, a ``torch`` backend only)."""
-        small = single_step and x.numel() < SMALL_STEP_ELEMENTS
-        if self.all_to_all and self.linear_features is not None:
-            op = f"{self.fused_op}_dense"
-            reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
-            for name in self.dtype_checked_params:
-                p = getattr(self, name, None)
-                wide = isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype
-                if reason is None and wide:
-                    reason = f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
-            return _dispatch.select_backend(op, self.backend, x.device, x.dtype, reason, small)
-        reason = self._recurrent_unfusable_reason(x, single_step)
-        if reason is None:
-            return super().select_backend(x, cfg, single_step)
-        return _dispatch.select_backend(
-            self.fused_op, self.backend, x.device, x.dtype, reason, small
-        )
+    def _dense(self) -> bool:
+        return self.all_to_all and self.linear_features is not None
+
+    def kernel_op(self) -> str:
+        """The dense recurrence has its own op (``<fused_op>_dense``, a ``torch`` backend)."""
+        return f"{self.fused_op}_dense" if self._dense() else super().kernel_op()
+
+    def unfusable_reason(self, x: Tensor, cfg: NeuronConfig, single_step: bool) -> str | None:
+        """The base class's reasons, after the one-to-one recurrence's own limits."""
+        if not self._dense():
+            reason = self._recurrent_unfusable_reason(x, single_step)
+            if reason is not None:
+                return reason
+        return super().unfusable_reason(x, cfg, single_step)
