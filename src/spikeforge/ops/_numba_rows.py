@@ -5,9 +5,56 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
-__all__ = ["param_block", "surrogate_row"]
+__all__ = ["block_param", "param_block", "pick", "shared_scalars", "surrogate_row"]
+
+
+def pick(p, k):
+    """``p[k]`` for a per-neuron array, ``p`` itself for a shared scalar. Compiled code
+    specialises on the type, so a row loop over shared parameters reads no parameter array
+    (fewer arrays per loop: LLVM vectorises it without run-time overlap checks)."""
+    return p[k] if isinstance(p, np.ndarray) else p
+
+
+@overload(pick, inline="always")
+def _pick_compiled(p, k):  # pragma: no cover - compile-time dispatch
+    if isinstance(p, types.Array):
+        return lambda p, k: p[k]
+    return lambda p, k: p
+
+
+def block_param(p, j0, n, out):
+    """Neurons ``j0 … j0+n`` of parameter ``p``: a shared scalar as is; an array (``[1]`` or
+    ``[N]``) copied into ``out[:n]``, which is returned."""
+    if not isinstance(p, np.ndarray):
+        return p
+    out[:n] = p[0] if p.shape[0] == 1 else p[j0 : j0 + n]
+    return out[:n]
+
+
+@overload(block_param, inline="always")
+def _block_param_compiled(p, j0, n, out):  # pragma: no cover - compile-time dispatch
+    if not isinstance(p, types.Array):
+        return lambda p, j0, n, out: p
+
+    def copy(p, j0, n, out):
+        if p.shape[0] == 1:
+            out[:n] = p[0]
+        else:
+            out[:n] = p[j0 : j0 + n]
+        return out[:n]
+
+    return copy
+
+
+def shared_scalars(*params: np.ndarray) -> tuple:
+    """The parameters as numpy scalars when every one is shared (``[1]``), else unchanged:
+    kernels are compiled once for each of the two cases, never for mixtures."""
+    if all(p.shape[0] == 1 for p in params):
+        return tuple(p[0] for p in params)
+    return params
 
 
 @njit(cache=True, inline="always")

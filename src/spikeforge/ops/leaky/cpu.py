@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._numba_rows import surrogate_row
+from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512
@@ -20,16 +20,6 @@ SERIAL_BLOCK = 2048  # one thread: larger blocks, one work buffer for all of the
 # loop ([128, 1000] per step, 3 runs each, noisy shared machine).
 PARALLEL_MIN_ELEMENTS = 1 << 16
 __all__ = ["SURROGATE_IDS", "leaky_backward", "leaky_forward", "surrogate_constants"]
-
-
-@njit(cache=True, inline="always")
-def _block_param(p, j0, n, out):  # pragma: no cover - compiled
-    """``out[:n]`` = the parameter of neurons ``j0 … j0+n`` (shared ``[1]`` or ``[N]``)."""
-    if p.shape[0] == 1:
-        out[:n] = p[0]
-    else:
-        out[:n] = p[j0 : j0 + n]
-    return out[:n]
 
 
 @njit(cache=True, inline="always")
@@ -46,43 +36,43 @@ def _forward_row(reset, delay, u, b, th, g, xr, sr, vr, zero, one):  # pragma: n
     if delay:
         if reset == 0:
             for k in range(n):
-                up, t_ = u[k], th[k]
-                v = b[k] * up + xr[k] - (t_ if up > t_ else zero)
-                sr[k] = g[k] if v > t_ else zero
+                up, t_ = u[k], pick(th, k)
+                v = pick(b, k) * up + xr[k] - (t_ if up > t_ else zero)
+                sr[k] = pick(g, k) if v > t_ else zero
                 u[k] = v
         elif reset == 1:
             for k in range(n):
-                up, t_ = u[k], th[k]
-                v = b[k] * (zero if up > t_ else up) + xr[k]
-                sr[k] = g[k] if v > t_ else zero
+                up, t_ = u[k], pick(th, k)
+                v = pick(b, k) * (zero if up > t_ else up) + xr[k]
+                sr[k] = pick(g, k) if v > t_ else zero
                 u[k] = v
         else:
             for k in range(n):
-                v = b[k] * u[k] + xr[k]
-                sr[k] = g[k] if v > th[k] else zero
+                v = pick(b, k) * u[k] + xr[k]
+                sr[k] = pick(g, k) if v > pick(th, k) else zero
                 u[k] = v
     elif reset == 0:
         for k in range(n):
-            up, t_ = u[k], th[k]
+            up, t_ = u[k], pick(th, k)
             fired = up > t_
-            v = b[k] * up + xr[k] - (t_ if fired else zero)
+            v = pick(b, k) * up + xr[k] - (t_ if fired else zero)
             h = v > t_
-            sr[k] = g[k] if h else zero
+            sr[k] = pick(g, k) if h else zero
             vr[k] = v
             u[k] = v - ((one if h else zero) - (one if fired else zero)) * t_
     elif reset == 1:
         for k in range(n):
-            up, t_ = u[k], th[k]
+            up, t_ = u[k], pick(th, k)
             fired = up > t_
-            v = b[k] * (zero if fired else up) + xr[k]
+            v = pick(b, k) * (zero if fired else up) + xr[k]
             h = v > t_
-            sr[k] = g[k] if h else zero
+            sr[k] = pick(g, k) if h else zero
             vr[k] = v
             u[k] = v - ((one if h else zero) - (one if fired else zero)) * v
     else:
         for k in range(n):
-            v = b[k] * u[k] + xr[k]
-            sr[k] = g[k] if v > th[k] else zero
+            v = pick(b, k) * u[k] + xr[k]
+            sr[k] = pick(g, k) if v > pick(th, k) else zero
             vr[k] = v
             u[k] = v
 
@@ -95,6 +85,7 @@ def leaky_forward(x, u0, beta, thr, graded, consts, reset, delay, store, spk, us
     numba's thread pool costs more than they take (milliseconds on a loaded machine).
     """
     driver = _forward_parallel if _worth_threads(spk.shape) else _forward_serial
+    beta, thr, graded = shared_scalars(beta, thr, graded)
     driver(x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre)
 
 
@@ -141,9 +132,9 @@ def _forward_block(
     u = _row(work, 0, size, n)
     u[:] = u0[j0 : j0 + n]
     scratch = _row(work, 1, size, n)
-    b = _block_param(beta, j0, n, _row(work, 2, size, n))
-    th = _block_param(thr, j0, n, _row(work, 3, size, n))
-    g = _block_param(graded, j0, n, _row(work, 4, size, n))
+    b = block_param(beta, j0, n, _row(work, 2, size, n))
+    th = block_param(thr, j0, n, _row(work, 3, size, n))
+    g = block_param(graded, j0, n, _row(work, 4, size, n))
     for t in range(T):
         vr = vpre[t, j0 : j0 + n] if keep_v else scratch
         _forward_row(
@@ -190,30 +181,30 @@ def _backward_row_simple(
             carry[k] += gur[k]
     if has_gs:
         for k in range(n):
-            gss[k] = gsr[k] * g[k] * sg[k]
+            gss[k] = gsr[k] * pick(g, k) * sg[k]
     else:
         gss[:] = zero
     if reset == 1:
         for k in range(n):
             gv = carry[k] + gss[k]
             gvr[k] = gv
-            carry[k] = zero if ur[k] > th[k] else b[k] * gv
+            carry[k] = zero if ur[k] > pick(th, k) else pick(b, k) * gv
     else:
         for k in range(n):
             gv = carry[k] + gss[k]
             gvr[k] = gv
-            carry[k] = b[k] * gv
+            carry[k] = pick(b, k) * gv
     if need_b:
         if reset == 1:
             for k in range(n):
-                acc_b[k] += zero if ur[k] > th[k] else gvr[k] * ur[k]
+                acc_b[k] += zero if ur[k] > pick(th, k) else gvr[k] * ur[k]
         else:
             for k in range(n):
                 acc_b[k] += gvr[k] * ur[k]
     if need_th:
         if reset == 0:
             for k in range(n):
-                acc_th[k] -= gss[k] + (gvr[k] if ur[k] > th[k] else zero)
+                acc_th[k] -= gss[k] + (gvr[k] if ur[k] > pick(th, k) else zero)
         else:
             for k in range(n):
                 acc_th[k] -= gss[k]
@@ -231,39 +222,39 @@ def _backward_row(
     n = carry.shape[0]
     if (delay or reset == 2) and reset == 0:  # one branch-free loop per mode
         for k in range(n):
-            gss = gsr[k] * g[k] * sg[k]
+            gss = gsr[k] * pick(g, k) * sg[k]
             gv = carry[k] + gur[k] + gss
             up = ur[k]
             gvr[k] = gv
             acc_g[k] += gsr[k] if z[k] > zero else zero
             acc_b[k] += gv * up
-            carry[k] = b[k] * gv
-            acc_th[k] += -gss - (gv if up > th[k] else zero)
+            carry[k] = pick(b, k) * gv
+            acc_th[k] += -gss - (gv if up > pick(th, k) else zero)
     elif (delay or reset == 2) and reset == 1:
         for k in range(n):
-            gss = gsr[k] * g[k] * sg[k]
+            gss = gsr[k] * pick(g, k) * sg[k]
             gv = carry[k] + gur[k] + gss
             up = ur[k]
-            fired = up > th[k]
+            fired = up > pick(th, k)
             gvr[k] = gv
             acc_g[k] += gsr[k] if z[k] > zero else zero
             acc_b[k] += zero if fired else gv * up
-            carry[k] = zero if fired else b[k] * gv
+            carry[k] = zero if fired else pick(b, k) * gv
             acc_th[k] += -gss
     elif delay or reset == 2:
         for k in range(n):
-            gss = gsr[k] * g[k] * sg[k]
+            gss = gsr[k] * pick(g, k) * sg[k]
             gv = carry[k] + gur[k] + gss
             gvr[k] = gv
             acc_g[k] += gsr[k] if z[k] > zero else zero
             acc_b[k] += gv * ur[k]
-            carry[k] = b[k] * gv
+            carry[k] = pick(b, k) * gv
             acc_th[k] += -gss
     elif reset == 0:
         for k in range(n):
-            gss = gsr[k] * g[k] * sg[k]
+            gss = gsr[k] * pick(g, k) * sg[k]
             gut = carry[k] + gur[k]
-            up, t_ = ur[k], th[k]
+            up, t_ = ur[k], pick(th, k)
             fired = up > t_
             h = z[k] > zero
             d = (one if h else zero) - (one if fired else zero)
@@ -272,12 +263,12 @@ def _backward_row(
             acc_g[k] += gsr[k] if h else zero
             acc_b[k] += gv * up
             acc_th[k] += gut * (t_ * sg[k] - d) - gss - (gv if fired else zero)
-            carry[k] = b[k] * gv
+            carry[k] = pick(b, k) * gv
     else:
         for k in range(n):
-            gss = gsr[k] * g[k] * sg[k]
+            gss = gsr[k] * pick(g, k) * sg[k]
             gut = carry[k] + gur[k]
-            up, t_, v = ur[k], th[k], vr[k]
+            up, t_, v = ur[k], pick(th, k), vr[k]
             fired = up > t_
             h = z[k] > zero
             d = (one if h else zero) - (one if fired else zero)
@@ -286,7 +277,7 @@ def _backward_row(
             acc_g[k] += gsr[k] if h else zero
             acc_b[k] += zero if fired else gv * up
             acc_th[k] += gut * v * sg[k] - gss
-            carry[k] = zero if fired else b[k] * gv
+            carry[k] = zero if fired else pick(b, k) * gv
 
 
 def leaky_backward(
@@ -299,6 +290,7 @@ def leaky_backward(
     over time), gu0 [N] or [0]; gb, gth, gg: per-neuron sums [N], or [0] when not needed.
     """
     driver = _backward_parallel if _worth_threads(useq.shape) else _backward_serial
+    beta, thr, graded = shared_scalars(beta, thr, graded)
     driver(gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay,
            gx, gu0, gb, gth, gg)  # fmt: skip
 
@@ -355,9 +347,9 @@ def _backward_block(
     zero = consts[0]
     j0 = blk * size
     n = min(size, N - j0)
-    b = _block_param(beta, j0, n, _row(work, 0, size, n))
-    th = _block_param(thr, j0, n, _row(work, 1, size, n))
-    g = _block_param(graded, j0, n, _row(work, 2, size, n))
+    b = block_param(beta, j0, n, _row(work, 0, size, n))
+    th = block_param(thr, j0, n, _row(work, 1, size, n))
+    g = block_param(graded, j0, n, _row(work, 2, size, n))
     carry = _row(work, 3, size, n)
     zeros = _row(work, 4, size, n)
     acc_x = _row(work, 5, size, n)
@@ -375,7 +367,7 @@ def _backward_block(
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
         for k in range(n):
-            z[k] = vr[k] - th[k]
+            z[k] = vr[k] - pick(th, k)
         surrogate_row(kind, consts, z, sg, n)
         gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zeros
         gur = gu[t, j0 : j0 + n] if has_gu else zeros
