@@ -197,10 +197,15 @@ class SpikingNeuron(nn.Module):
         on the CPU, ``auto`` then runs the reference (measured faster than the fused op).
         """
         reason = self.unfusable_reason(x, cfg, single_step)
-        small = single_step and x.numel() < SMALL_STEP_ELEMENTS
+        small = single_step and x.numel() < SMALL_STEP_ELEMENTS and not self.cheap_fused_step(x)
         return _dispatch.select_backend(
             self.kernel_op(), self.backend, x.device, x.dtype, reason, small
         )
+
+    def cheap_fused_step(self, x: Tensor) -> bool:
+        """True when one fused step on ``x`` costs less than the reference's torch ops
+        however small the layer (a lean CPU lane); then ``auto`` keeps small steps fused."""
+        return False
 
     def kernel_op(self) -> str:
         """The name of this neuron's fused recurrence in ``ops._dispatch``."""
@@ -213,9 +218,20 @@ class SpikingNeuron(nn.Module):
         if reason is not None:
             return reason
         for name in self.dtype_checked_params:
-            p = getattr(self, name, None)
-            if isinstance(p, Tensor) and torch.promote_types(p.dtype, x.dtype) != x.dtype:
+            p = self._own_tensor(name)
+            if p is None or p.dtype == x.dtype:
+                continue
+            if torch.promote_types(p.dtype, x.dtype) != x.dtype:
                 return f"{name} has dtype {p.dtype}, wider than the input's {x.dtype}"
+        return None
+
+    def _own_tensor(self, name: str) -> Tensor | None:
+        """Parameter, buffer or plain tensor attribute ``name`` (None if absent), without
+        ``nn.Module.__getattr__``'s exception for a missing name (a step reads several)."""
+        for table in (self._parameters, self._buffers, self.__dict__):
+            value = table.get(name)
+            if isinstance(value, Tensor):
+                return value
         return None
 
     def config(self) -> NeuronConfig:
@@ -301,10 +317,9 @@ class SpikingNeuron(nn.Module):
             for name, value in zip(self.state_names, given):
                 if value is not None:
                     self._check_state(name, value, input_, shape, allow_empty=True)
-                    setattr(self, name, value)
         states = []
-        for name in self.state_names:
-            current = getattr(self, name)
+        for name, value in zip(self.state_names, given):
+            current = self._buffers[name] if value is None else value
             if current.shape != shape:
                 # Never run, reset, or a new batch size: start from zero (documented).
                 current = input_.new_zeros(shape)
@@ -317,7 +332,7 @@ class SpikingNeuron(nn.Module):
             seqs = new
         self._check_not_broadcast(new, shape)
         for name, value in zip(self.state_names, new):
-            setattr(self, name, value)
+            self._buffers[name] = value  # a registered buffer: skip nn.Module.__setattr__
         if spikes_only:
             return spk
         return self._outputs(spk, seqs)

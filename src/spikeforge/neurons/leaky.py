@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
+from ..ops.leaky import step_cpu
 from ..ops.leaky.op import leaky_scan_fused, leaky_step_fused
 from ..ops.leaky.reference import leaky_scan, leaky_step
 from ._base import LIF
@@ -80,6 +81,9 @@ class Leaky(LIF):
 
     def forward(self, input_: Tensor, mem: Tensor | None = None):
         return self._stateful_forward(input_, (mem,))
+
+    def cheap_fused_step(self, x: Tensor) -> bool:
+        return step_cpu.lane_runs(x, self.beta, self.threshold, self.graded_spikes_factor)
 
     def _step(self, x: Tensor, states: tuple[Tensor, ...]):
         cfg = self.config()

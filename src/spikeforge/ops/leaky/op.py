@@ -29,8 +29,9 @@ from torch import Tensor
 from .. import _dispatch
 from .._args import flat_param, param_grad, time_rows
 from .._buffers import pooled_empty
-from .._eager import call_fused, eager_function
+from .._eager import call_fused, eager_function, use_custom_op
 from ..config import NeuronConfig
+from . import step_cpu
 
 __all__ = ["RESET_CODES", "leaky_fused", "leaky_scan_fused", "leaky_step_fused"]
 
@@ -311,6 +312,10 @@ def leaky_step_fused(
     backend: str,
 ) -> tuple[Tensor, Tensor]:
     """One step (one op forward, one op backward): ``(X_t, U_{t−1}) -> (S_t, U_t)``."""
+    if backend == "cpu" and not use_custom_op():
+        plan = step_cpu.plan_step(x, mem, beta, threshold, graded, cfg)
+        if plan is not None:
+            return step_cpu.leaky_step_cpu(x, mem, plan)
     shape = mem.shape
     mem0, b, th, g, reset, delay = _op_args(mem, beta, threshold, graded, cfg)
     spk, useq, _ = leaky_fused(
