@@ -13,7 +13,6 @@ named explicitly (argument or environment) that cannot run raises; it is never s
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 from collections.abc import Callable
@@ -143,18 +142,27 @@ def select_backend(
 # -- availability of the shared tools ---------------------------------------------------
 
 
-@functools.cache
+_INSTALLED: dict[str, bool] = {}
+
+
+def _installed(module: str) -> bool:
+    """``module`` can be imported; looked up once (``find_spec`` costs ~4 µs a call). A plain
+    dict rather than ``functools.cache``, which ``torch.compile`` warns about when tracing."""
+    if module not in _INSTALLED:
+        _INSTALLED[module] = importlib.util.find_spec(module) is not None
+    return _INSTALLED[module]
+
+
 def numba_available() -> bool:
-    return importlib.util.find_spec("numba") is not None  # looked up once: ~4 µs a call
+    return _installed("numba")
 
 
 def triton_interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-@functools.cache
 def triton_available() -> bool:
-    return importlib.util.find_spec("triton") is not None
+    return _installed("triton")
 
 
 def cpu_why_not(device: torch.device, dtype: torch.dtype) -> str | None:
