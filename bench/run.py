@@ -6,7 +6,9 @@ Usage::
                         [--repeats N] [--no-memory] [--out PATH]
 
 For every library and workload: median forward-only time (under ``torch.no_grad``) and
-median training-step time (forward + backward, plus W2's Adam step) after warm-up, the
+median training-step time (forward + backward, plus W2's Adam step) after warm-up, timed
+in rounds that call every library of a workload once each (a shared machine's slow spells
+then hit all libraries alike), the
 speed-up against the fastest peer (peer time / time: above 1 means faster), the ratio to
 the floor line (``floor.py``) and the peak memory of a training step (``memory.py``, one
 child process per case). A library that fails is reported as ``failed: <reason>``.
@@ -47,20 +49,36 @@ TARGETS = (
 W3_FLOOR_TARGET = 3.0
 
 
-def time_case(case: cases.Case, warmup: int, repeats: int) -> dict[str, list[float]]:
-    """Seconds per call of forward and train, ``repeats`` each after ``warmup`` calls."""
-    out: dict[str, list[float]] = {}
-    for mode in MODES:
+def time_round_robin(
+    built: dict[str, cases.Case], warmup: int, repeats: int
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, str]]:
+    """Seconds per call of forward and train for every library of one workload, timed in
+    rounds (each round calls every library once), so a slow spell of a shared machine
+    falls on all of them alike. Returns the samples and ``{lib: error}`` for failures."""
+    samples: dict[str, dict[str, list[float]]] = {lib: {m: [] for m in MODES} for lib in built}
+    failed: dict[str, str] = {}
+
+    def call(lib: str, mode: str) -> float | None:
+        case = built[lib]
         fn = case.forward if mode == "fwd" else case.train
-        for _ in range(warmup):
+        t0 = time.perf_counter()
+        try:
             fn()
-        samples = []
+        except Exception as err:
+            failed[lib] = short_error(err)
+            return None
+        return time.perf_counter() - t0
+
+    for mode in MODES:
+        for lib in built:
+            for _ in range(warmup):
+                if lib not in failed:
+                    call(lib, mode)
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t0)
-        out[mode] = samples
-    return out
+            for lib in built:
+                if lib not in failed and (seconds := call(lib, mode)) is not None:
+                    samples[lib][mode].append(seconds)
+    return samples, failed
 
 
 def library_version(lib: str) -> str:
@@ -85,26 +103,43 @@ def short_error(err: BaseException) -> str:
     return text[:160]
 
 
-def run_one(lib: str, workload: str, sizes: cases.Sizes, args) -> dict:
-    rec: dict = {"lib": lib, "workload": workload}
-    try:
-        case = cases.build(lib, workload, sizes)
-        rec["note"] = case.note
-        rec["backend"] = cases.backend_of(lib, workload, sizes)
-        samples = time_case(case, args.warmup, args.repeats)
-        del case
-    except Exception as err:
-        rec["status"] = f"failed: {short_error(err)}"
-        if args.verbose:
-            traceback.print_exc()
-        return rec
-    rec["status"] = "ok"
-    for mode in MODES:
-        rec[f"{mode}_samples_s"] = samples[mode]
-        rec[f"{mode}_median_s"] = statistics.median(samples[mode])
-    if args.memory:
-        rec["memory"] = memory.measure(lib, workload, args.quick)
-    return rec
+def run_workload(workload: str, libs: list[str], sizes: cases.Sizes, args) -> list[dict]:
+    """Build every library's case of ``workload``, time them round-robin, measure memory."""
+    records: dict[str, dict] = {}
+    built: dict[str, cases.Case] = {}
+    for lib in libs:
+        if (lib, workload) in cases.SKIP:
+            continue
+        rec = records[lib] = {"lib": lib, "workload": workload}
+        try:
+            built[lib] = cases.build(lib, workload, sizes)
+            rec["note"] = built[lib].note
+            rec["backend"] = cases.backend_of(lib, workload, sizes)
+        except Exception as err:
+            built.pop(lib, None)
+            rec["status"] = f"failed: {short_error(err)}"
+            if args.verbose:
+                traceback.print_exc()
+    print(f"  {workload}: timing {', '.join(built)} in {args.repeats} rounds ...", flush=True)
+    samples, failed = time_round_robin(built, args.warmup, args.repeats)
+    built.clear()
+    for lib, rec in records.items():
+        if "status" in rec:
+            continue
+        if lib in failed:
+            rec["status"] = f"failed: {failed[lib]}"
+            continue
+        rec["status"] = "ok"
+        for mode in MODES:
+            rec[f"{mode}_samples_s"] = samples[lib][mode]
+            rec[f"{mode}_median_s"] = statistics.median(samples[lib][mode])
+        if args.memory:
+            rec["memory"] = memory.measure(lib, workload, args.quick)
+    for rec in records.values():
+        ok = rec["status"] == "ok"
+        done = fmt_ms(rec.get("train_median_s")).strip() + " ms" if ok else ""
+        print(f"    {rec['lib']} {rec['status']} {done}", flush=True)
+    return list(records.values())
 
 
 def add_ratios(records: list[dict], floors: dict) -> None:
@@ -244,15 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     records = []
     for w in args.workloads:
-        for lib in args.libs:
-            if (lib, w) in cases.SKIP:
-                continue
-            print(f"  {w} {lib} ...", end="", flush=True)
-            rec = run_one(lib, w, sizes, args)
-            records.append(rec)
-            ok = rec["status"] == "ok"
-            done = fmt_ms(rec.get("train_median_s")).strip() + " ms" if ok else ""
-            print(f" {rec['status']} {done}", flush=True)
+        records.extend(run_workload(w, args.libs, sizes, args))
     add_ratios(records, floors)
     print(table(records, floors, args.workloads))
     checks = verdicts(records)
