@@ -2,7 +2,8 @@
 
 ``floor = bytes / copy bandwidth + flops / matmul rate``, both rates measured here:
 copy bandwidth from ``dst.copy_(src)`` on a 256 MiB float32 tensor (read + write bytes per
-second), the matmul rate from a 2048x2048 float32 product; each the best of several calls.
+second), the matmul rate from a 2048x2048 float32 product: medians of samples taken in the
+same timing rounds as the workload (``RateProbe``).
 
 Bytes count each large tensor of the workload's dataflow once per read and once per write
 for an implementation with a fused neuron (float32, 4 bytes each); small tensors
@@ -16,6 +17,7 @@ gradient (and the input gradient where the input needs one).
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import torch
@@ -24,32 +26,39 @@ from cases import Sizes
 F32 = 4
 
 
-def _best_seconds(fn, repeats: int) -> float:
-    """The fastest of ``repeats`` timed calls: a floor needs the best rate the machine
-    reaches (a median taken in a slow spell put W1 below its own floor, 0.60x)."""
-    fn()
-    samples = []
-    for _ in range(repeats):
+class RateProbe:
+    """Times one 256 MiB copy and one 2048x2048 float32 product per ``sample()`` call.
+
+    ``run.py`` samples it once per timing round, beside the libraries, so the floor's rates
+    and the libraries' medians come from the same spells of a shared machine (a floor from
+    rates measured once, before the run, moved by 2x between runs here)."""
+
+    def __init__(self, n: int = 2048) -> None:
+        self.src = torch.rand(64 << 20)
+        self.dst = torch.empty_like(self.src)
+        self.a, self.b, self.out = torch.rand(n, n), torch.rand(n, n), torch.empty(n, n)
+        self.copy_bytes = 2 * self.src.numel() * F32  # read + write
+        self.flops = 2 * n**3
+        self.copy_s: list[float] = []
+        self.matmul_s: list[float] = []
+        self.dst.copy_(self.src)  # first touch outside the samples
+        torch.mm(self.a, self.b, out=self.out)
+
+    def sample(self) -> None:
         t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return min(samples)
+        self.dst.copy_(self.src)
+        t1 = time.perf_counter()
+        torch.mm(self.a, self.b, out=self.out)
+        t2 = time.perf_counter()
+        self.copy_s.append(t1 - t0)
+        self.matmul_s.append(t2 - t1)
 
-
-def copy_bandwidth(repeats: int = 7) -> float:
-    """Bytes per second (read + write) of a large tensor copy."""
-    src = torch.rand(64 << 20)  # 256 MiB
-    dst = torch.empty_like(src)
-    seconds = _best_seconds(lambda: dst.copy_(src), repeats)
-    return 2 * src.numel() * F32 / seconds
-
-
-def matmul_rate(repeats: int = 7, n: int = 2048) -> float:
-    """Float32 flops per second of a square matrix product."""
-    a, b = torch.rand(n, n), torch.rand(n, n)
-    out = torch.empty(n, n)
-    seconds = _best_seconds(lambda: torch.mm(a, b, out=out), repeats)
-    return 2 * n**3 / seconds
+    def rates(self) -> tuple[float, float]:
+        """Median copy bandwidth (bytes/s) and matmul rate (flops/s) over the samples."""
+        return (
+            self.copy_bytes / statistics.median(self.copy_s),
+            self.flops / statistics.median(self.matmul_s),
+        )
 
 
 def work(workload: str, s: Sizes) -> dict[str, dict[str, float]]:
@@ -82,12 +91,11 @@ def work(workload: str, s: Sizes) -> dict[str, dict[str, float]]:
     raise ValueError(f"unknown workload {workload!r}")
 
 
-def floors(s: Sizes, bandwidth: float, flops_rate: float) -> dict[str, dict[str, dict]]:
-    """Floor seconds per workload and mode, with their two parts."""
-    out: dict[str, dict[str, dict]] = {}
-    for w in ("W1", "W2", "W3"):
-        out[w] = {}
-        for mode, need in work(w, s).items():
-            mem_s, mm_s = need["bytes"] / bandwidth, need["flops"] / flops_rate
-            out[w][mode] = {**need, "memory_s": mem_s, "matmul_s": mm_s, "floor_s": mem_s + mm_s}
+def floor(workload: str, s: Sizes, bandwidth: float, flops_rate: float) -> dict[str, dict]:
+    """Floor seconds of one workload per mode, with their two parts and the rates used."""
+    out: dict[str, dict] = {}
+    for mode, need in work(workload, s).items():
+        mem_s, mm_s = need["bytes"] / bandwidth, need["flops"] / flops_rate
+        out[mode] = {**need, "memory_s": mem_s, "matmul_s": mm_s, "floor_s": mem_s + mm_s,
+                     "copy_bytes_per_s": bandwidth, "matmul_flops_per_s": flops_rate}  # fmt: skip
     return out

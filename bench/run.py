@@ -50,11 +50,12 @@ W3_FLOOR_TARGET = 3.0
 
 
 def time_round_robin(
-    built: dict[str, cases.Case], warmup: int, repeats: int
+    built: dict[str, cases.Case], warmup: int, repeats: int, probe: floor.RateProbe
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, str]]:
     """Seconds per call of forward and train for every library of one workload, timed in
-    rounds (each round calls every library once), so a slow spell of a shared machine
-    falls on all of them alike. Returns the samples and ``{lib: error}`` for failures."""
+    rounds (each round calls every library once, then samples the floor's rates), so a slow
+    spell of a shared machine falls on all of them and on the floor alike. Returns the
+    samples and ``{lib: error}`` for failures."""
     samples: dict[str, dict[str, list[float]]] = {lib: {m: [] for m in MODES} for lib in built}
     failed: dict[str, str] = {}
 
@@ -78,6 +79,7 @@ def time_round_robin(
             for lib in built:
                 if lib not in failed and (seconds := call(lib, mode)) is not None:
                     samples[lib][mode].append(seconds)
+            probe.sample()
     return samples, failed
 
 
@@ -103,8 +105,11 @@ def short_error(err: BaseException) -> str:
     return text[:160]
 
 
-def run_workload(workload: str, libs: list[str], sizes: cases.Sizes, args) -> list[dict]:
-    """Build every library's case of ``workload``, time them round-robin, measure memory."""
+def run_workload(
+    workload: str, libs: list[str], sizes: cases.Sizes, args, probe: floor.RateProbe
+) -> tuple[list[dict], dict]:
+    """Build every library's case of ``workload``, time them round-robin, measure memory.
+    Returns the records and the workload's floor (from the rates sampled in its rounds)."""
     records: dict[str, dict] = {}
     built: dict[str, cases.Case] = {}
     for lib in libs:
@@ -121,7 +126,9 @@ def run_workload(workload: str, libs: list[str], sizes: cases.Sizes, args) -> li
             if args.verbose:
                 traceback.print_exc()
     print(f"  {workload}: timing {', '.join(built)} in {args.repeats} rounds ...", flush=True)
-    samples, failed = time_round_robin(built, args.warmup, args.repeats)
+    probe.copy_s.clear()
+    probe.matmul_s.clear()
+    samples, failed = time_round_robin(built, args.warmup, args.repeats, probe)
     built.clear()
     for lib, rec in records.items():
         if "status" in rec:
@@ -139,7 +146,10 @@ def run_workload(workload: str, libs: list[str], sizes: cases.Sizes, args) -> li
         ok = rec["status"] == "ok"
         done = fmt_ms(rec.get("train_median_s")).strip() + " ms" if ok else ""
         print(f"    {rec['lib']} {rec['status']} {done}", flush=True)
-    return list(records.values())
+    bandwidth, flops_rate = probe.rates()
+    print(f"    rates in these rounds: copy {bandwidth / 1e9:.1f} GB/s, "
+          f"matmul {flops_rate / 1e9:.0f} GFLOP/s")  # fmt: skip
+    return list(records.values()), floor.floor(workload, sizes, bandwidth, flops_rate)
 
 
 def add_ratios(records: list[dict], floors: dict) -> None:
@@ -271,19 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(memory.probe(lib, workload, args.quick)))
         return 0
     sizes = cases.Sizes.quick() if args.quick else cases.Sizes()
-    bandwidth, flops_rate = floor.copy_bandwidth(), floor.matmul_rate()
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
-        f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, matmul {flops_rate / 1e9:.0f} GFLOP/s"
-    )
-    records = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    probe = floor.RateProbe()
+    records, floors = [], {}
     for w in args.workloads:
-        records.extend(run_workload(w, args.libs, sizes, args))
-    # Measured again after the run, the best of both: the floor must not rise in a slow spell.
-    bandwidth = max(bandwidth, floor.copy_bandwidth())
-    flops_rate = max(flops_rate, floor.matmul_rate())
-    print(f"best rates: copy {bandwidth / 1e9:.1f} GB/s, matmul {flops_rate / 1e9:.0f} GFLOP/s")
-    floors = floor.floors(sizes, bandwidth, flops_rate)
+        recs, floors[w] = run_workload(w, args.libs, sizes, args, probe)
+        records.extend(recs)
     add_ratios(records, floors)
     print(table(records, floors, args.workloads))
     checks = verdicts(records)
@@ -310,8 +313,6 @@ def main(argv: list[str] | None = None) -> int:
         "versions": {lib: library_version(lib) for lib in args.libs},
         "repeats": args.repeats,
         "warmup": args.warmup,
-        "copy_bandwidth_bytes_per_s": bandwidth,
-        "matmul_flops_per_s": flops_rate,
         "floors": floors,
         "results": records,
         "targets": checks,
