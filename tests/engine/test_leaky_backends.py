@@ -181,11 +181,25 @@ def test_step_op_matches_reference_step(backend, reset, delay):
 
 
 @pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
-def test_cpu_parallel_path_matches_reference(reset, delay):
-    """Large enough (T·N ≥ 2¹⁸) for the multi-threaded numba kernels."""
+@pytest.mark.parametrize("per_neuron", [False, True], ids=["shared", "per-neuron"])
+def test_cpu_parallel_path_matches_reference(reset, delay, per_neuron):
+    """Large enough (T·N ≥ 2¹⁶) for the multi-threaded numba kernels, with several blocks
+    per thread and a short last block."""
     from spikeforge.ops.leaky import cpu
 
     shape = (3, 2, 44_000)  # T·N = 264,000
-    assert cpu._worth_threads((shape[0], shape[1] * shape[2]))
+    n = shape[1] * shape[2]
+    assert cpu._worth_threads((shape[0], n))
+    block, lanes = cpu._parallel_layout(n)
+    assert n % block and -(-n // block) > lanes
     cfg = NeuronConfig(sg.ATan(), reset, delay)
-    check_against_reference("cpu", shape, cfg, per_neuron=False, learn=True, dtype=torch.float32)
+    check_against_reference("cpu", shape, cfg, per_neuron, learn=True, dtype=torch.float32)
+
+
+def test_parallel_layout_gives_every_thread_blocks(monkeypatch):
+    from spikeforge.ops.leaky import cpu
+
+    monkeypatch.setattr("numba.get_num_threads", lambda: 2)
+    assert cpu._parallel_layout(262_144) == (cpu.MAX_BLOCK, 2)  # W3: long blocks
+    assert cpu._parallel_layout(8_192) == (1024, 2)  # W1: 8 blocks of 1024
+    assert cpu._parallel_layout(600) == (cpu.BLOCK, 2)  # never below BLOCK
