@@ -315,7 +315,8 @@ def leaky_backward(
     over time), gu0 [N] or [0]; gb, gth, gg: per-neuron sums [N], or [0] when not needed.
     """
     beta, thr, graded = shared_scalars(beta, thr, graded)
-    if _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg):
+    shared = not isinstance(beta, np.ndarray)  # the one-pass step reads scalars only
+    if shared and _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg):
         step = (gs[0], gu[0], useq[0], u0, beta, thr, graded, consts, kind, reset, gx[0], gu0)
         if _worth_threads(useq.shape):
             _step_backward_parallel(*step, *_parallel_layout(useq.shape))
@@ -332,7 +333,8 @@ def leaky_backward(
 
 def _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg) -> bool:
     """One step (the step API) whose membrane gradient passes the reset unchanged
-    (``reset_delay`` or no reset), with both upstream gradients and no parameter gradient:
+    (``reset_delay`` or no reset), shared parameters, both upstream gradients and no
+    parameter gradient:
     ``_step_backward_*`` runs it in one pass (about half the general kernel's time)."""
     return (
         useq.shape[0] == 1
