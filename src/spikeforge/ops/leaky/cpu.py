@@ -315,8 +315,7 @@ def leaky_backward(
     over time), gu0 [N] or [0]; gb, gth, gg: per-neuron sums [N], or [0] when not needed.
     """
     beta, thr, graded = shared_scalars(beta, thr, graded)
-    shared = not isinstance(beta, np.ndarray)  # the one-pass step reads scalars only
-    if shared and _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg):
+    if _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg):
         step = (gs[0], gu[0], useq[0], u0, beta, thr, graded, consts, kind, reset, gx[0], gu0)
         if _worth_threads(useq.shape):
             _step_backward_parallel(*step, *_parallel_layout(useq.shape))
@@ -333,8 +332,7 @@ def leaky_backward(
 
 def _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg) -> bool:
     """One step (the step API) whose membrane gradient passes the reset unchanged
-    (``reset_delay`` or no reset), shared parameters, both upstream gradients and no
-    parameter gradient:
+    (``reset_delay`` or no reset), with both upstream gradients and no parameter gradient:
     ``_step_backward_*`` runs it in one pass (about half the general kernel's time)."""
     return (
         useq.shape[0] == 1
@@ -353,23 +351,26 @@ def _step_backward_block(
     """``∂L/∂V = ∂L/∂U + g σ'(V − θ) ∂L/∂S`` (= ∂L/∂X) and ``∂L/∂U' = β ∂L/∂V`` (0 where
     a zero reset fired) for neurons ``j0 … j0+n`` of one step."""
     z, sg = work[:n], work[block : block + n]
+    b = block_param(beta, j0, n, work[2 * block : 2 * block + n])
+    th = block_param(thr, j0, n, work[3 * block : 3 * block + n])
+    g = block_param(graded, j0, n, work[4 * block : 4 * block + n])
     vr = v[j0 : j0 + n]
     for k in range(n):
-        z[k] = vr[k] - pick(thr, k)
+        z[k] = vr[k] - pick(th, k)
     surrogate_row(kind, consts, z, sg, n)
     gsr, gur, gxr = gs[j0 : j0 + n], gu[j0 : j0 + n], gx[j0 : j0 + n]
     for k in range(n):
-        gxr[k] = gur[k] + gsr[k] * pick(graded, k) * sg[k]
+        gxr[k] = gur[k] + gsr[k] * pick(g, k) * sg[k]
     if gu0.shape[0] == 0:
         return
     g0 = gu0[j0 : j0 + n]
     if reset == 1:
         ur, zero = up[j0 : j0 + n], consts[0]
         for k in range(n):
-            g0[k] = zero if ur[k] > pick(thr, k) else pick(beta, k) * gxr[k]
+            g0[k] = zero if ur[k] > pick(th, k) else pick(b, k) * gxr[k]
     else:
         for k in range(n):
-            g0[k] = pick(beta, k) * gxr[k]
+            g0[k] = pick(b, k) * gxr[k]
 
 
 @njit(parallel=True, cache=True)
@@ -379,7 +380,7 @@ def _step_backward_parallel(
     N = v.shape[0]
     blocks = (N + block - 1) // block
     for lane in prange(lanes):
-        work = np.empty(2 * block, dtype=v.dtype)
+        work = np.empty(5 * block, dtype=v.dtype)
         for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
             j0 = blk * block
             _step_backward_block(j0, min(block, N - j0), work, block, gs, gu, v, up, beta,
@@ -391,7 +392,7 @@ def _step_backward_serial(
     gs, gu, v, up, beta, thr, graded, consts, kind, reset, gx, gu0
 ):  # pragma: no cover - compiled
     N = v.shape[0]
-    work = np.empty(2 * SERIAL_BLOCK, dtype=v.dtype)
+    work = np.empty(5 * SERIAL_BLOCK, dtype=v.dtype)
     for j0 in range(0, N, SERIAL_BLOCK):
         _step_backward_block(j0, min(SERIAL_BLOCK, N - j0), work, SERIAL_BLOCK, gs, gu, v, up,
                              beta, thr, graded, consts, kind, reset, gx, gu0)  # fmt: skip
