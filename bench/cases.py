@@ -32,15 +32,20 @@ TAU = 1.0 / (1.0 - BETA)  # SpikingJelly's tau with decay_input=False gives V <-
 SINABS_TAU = -1.0 / math.log(BETA)  # sinabs decays by exp(-1/tau_mem)
 
 # Library keys and what they run. "spikeforge-step" is the tutorial's unchanged step loop.
+# "<peer>-fc1once" (W2 only): that peer given spikeforge's W2 program (fc1 once), the stricter
+# comparison; the plain peer keys run tutorial 5's network as ported to their multi-step APIs.
 LIBS = ("spikeforge", "spikeforge-step", "spikeforge-ref", "snntorch", "spikingjelly", "norse",
-        "sinabs", "no-neuron", "no-neuron-step")  # fmt: skip
+        "sinabs", "spikingjelly-fc1once", "norse-fc1once", "sinabs-fc1once", "no-neuron",
+        "no-neuron-step")  # fmt: skip
 PEERS = ("snntorch", "spikingjelly", "norse", "sinabs")
+FC1ONCE_PEERS = ("spikingjelly-fc1once", "norse-fc1once", "sinabs-fc1once")
 WORKLOADS = ("W1", "W2", "W3")
-# Which (lib, workload) pairs exist: the step-loop variant is a W2 case only.
+# Which (lib, workload) pairs exist: the step-loop and fc1-once variants are W2 cases only.
 # "no-neuron(-step)": W2 with every neuron replaced by one multiplication, to show what the
 # matrix products, loss and Adam cost alone (a bound on any library's time, not a peer).
 BASELINES = ("no-neuron", "no-neuron-step")
-SKIP = {(lib, w) for lib in ("spikeforge-step", *BASELINES) for w in ("W1", "W3")}
+W2_ONLY = ("spikeforge-step", *FC1ONCE_PEERS, *BASELINES)
+SKIP = {(lib, w) for lib in W2_ONLY for w in ("W1", "W3")}
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,31 @@ def _case(loss_fn: Callable[[], Tensor], params: list[Tensor], adam: bool, note:
                 p.grad = None
 
     return Case(forward, train, note)
+
+
+def _w2_layer1(
+    fc1: nn.Linear, s: Sizes, fc1_once: bool, batch_major: bool = False
+) -> tuple[Callable[[], Tensor], Tensor, str]:
+    """W2's first-layer current over time for a multi-step API, and the labels.
+
+    Tutorial 5 presents the same image at every step. Ported to a multi-step API as written,
+    the image sequence ``[T, B, 784]`` goes through fc1 (T matrix products); since the input
+    is constant, fc1 can instead run once and its output be repeated (``fc1_once``), which is
+    what spikeforge's W2 does. ``batch_major`` gives ``[B, T, ...]`` (sinabs).
+    """
+    x, y = w2_input(s)
+    T, B = s.w2_t, s.w2_b
+    if fc1_once:
+
+        def once() -> Tensor:
+            cur1 = fc1(x)
+            if batch_major:
+                return cur1.unsqueeze(1).expand(B, T, cur1.shape[-1])
+            return cur1.expand(T, *cur1.shape)
+
+        return once, y, "fc1 once"
+    x_seq = (x.unsqueeze(1).expand(B, T, 784) if batch_major else x.expand(T, B, 784)).contiguous()
+    return (lambda: fc1(x_seq)), y, "tutorial net, fc1 on every step"
 
 
 def _w2_loss(mem2_seq: Tensor, y: Tensor) -> Tensor:
@@ -242,7 +272,7 @@ def _sj_lif(**kwargs):
     return neuron.LIFNode(tau=TAU, decay_input=False, v_reset=None, step_mode="m", **kwargs)
 
 
-def _spikingjelly(workload: str, s: Sizes) -> Case:
+def _spikingjelly(workload: str, s: Sizes, fc1_once: bool = False) -> Case:
     from spikingjelly.activation_based import functional
 
     if workload in ("W1", "W3"):
@@ -259,20 +289,18 @@ def _spikingjelly(workload: str, s: Sizes) -> Case:
             return lif(fc(x) if fc is not None else x).sum()
 
         return _case(loss, params, adam=False)
-    x, y = w2_input(s)
     fc1, fc2 = _linear(784, 1000, 20), _linear(1000, 10, 21)
     lif1, lif2 = _sj_lif(), _sj_lif(store_v_seq=True)
-    T = s.w2_t
+    layer1_current, y, how = _w2_layer1(fc1, s, fc1_once)
 
     def loss() -> Tensor:
         functional.reset_net(lif1)
         functional.reset_net(lif2)
-        cur1 = fc1(x)
-        lif2(fc2(lif1(cur1.expand(T, *cur1.shape))))
+        lif2(fc2(lif1(layer1_current())))
         return _w2_loss(lif2.v_seq, y)
 
     params = [*fc1.parameters(), *fc2.parameters()]
-    return _case(loss, params, adam=True, note="fc1 once, step_mode='m'")
+    return _case(loss, params, adam=True, note=f"{how}, step_mode='m'")
 
 
 # -- Norse (whole-sequence LIF module; its LIF has a synaptic current and resets to zero) -----
@@ -286,7 +314,7 @@ def _norse_lif(record: bool = False):
     return nt.LIF(p, record_states=record)
 
 
-def _norse(workload: str, s: Sizes) -> Case:
+def _norse(workload: str, s: Sizes, fc1_once: bool = False) -> Case:
     if workload in ("W1", "W3"):
         lif = _norse_lif()
         if workload == "W1":
@@ -301,19 +329,17 @@ def _norse(workload: str, s: Sizes) -> Case:
             return spk.sum()
 
         return _case(loss, params, adam=False, note="LIF with synaptic current")
-    x, y = w2_input(s)
     fc1, fc2 = _linear(784, 1000, 20), _linear(1000, 10, 21)
     lif1, lif2 = _norse_lif(), _norse_lif(record=True)
-    T = s.w2_t
+    layer1_current, y, how = _w2_layer1(fc1, s, fc1_once)
 
     def loss() -> Tensor:
-        cur1 = fc1(x)
-        spk1, _ = lif1(cur1.expand(T, *cur1.shape))
+        spk1, _ = lif1(layer1_current())
         _, states = lif2(fc2(spk1))
         return _w2_loss(states.v, y)
 
     params = [*fc1.parameters(), *fc2.parameters()]
-    return _case(loss, params, adam=True, note="fc1 once, LIF with synaptic current")
+    return _case(loss, params, adam=True, note=f"{how}, LIF with synaptic current")
 
 
 # -- sinabs (batch-major [B, T, ...] layers) -------------------------------------------------
@@ -328,7 +354,7 @@ def _sinabs_lif(record: bool = False):
     )
 
 
-def _sinabs(workload: str, s: Sizes) -> Case:
+def _sinabs(workload: str, s: Sizes, fc1_once: bool = False) -> Case:
     if workload in ("W1", "W3"):
         lif = _sinabs_lif()
         if workload == "W1":
@@ -344,20 +370,18 @@ def _sinabs(workload: str, s: Sizes) -> Case:
             return lif(fc(x) if fc is not None else x).sum()
 
         return _case(loss, params, adam=False, note="input [B, T, N]")
-    x, y = w2_input(s)
     fc1, fc2 = _linear(784, 1000, 20), _linear(1000, 10, 21)
     lif1, lif2 = _sinabs_lif(), _sinabs_lif(record=True)
-    T = s.w2_t
+    layer1_current, y, how = _w2_layer1(fc1, s, fc1_once, batch_major=True)
 
     def loss() -> Tensor:
         lif1.reset_states()
         lif2.reset_states()
-        cur1 = fc1(x)
-        lif2(fc2(lif1(cur1.unsqueeze(1).expand(s.w2_b, T, 1000))))
+        lif2(fc2(lif1(layer1_current())))
         return _w2_loss(lif2.recordings["v_mem"].transpose(0, 1), y)
 
     params = [*fc1.parameters(), *fc2.parameters()]
-    return _case(loss, params, adam=True, note="fc1 once, input [B, T, N]")
+    return _case(loss, params, adam=True, note=f"{how}, input [B, T, N]")
 
 
 # -- W2 without neurons: the cost of everything else -----------------------------------------
@@ -420,6 +444,10 @@ def build(lib: str, workload: str, sizes: Sizes) -> Case:
         "norse": _norse,
         "sinabs": _sinabs,
     }
+    if lib in FC1ONCE_PEERS:
+        if workload != "W2":
+            raise ValueError(f"{lib} is a W2 case only")
+        return builders[lib.removesuffix("-fc1once")](workload, sizes, fc1_once=True)
     if lib not in builders:
         raise ValueError(f"unknown library {lib!r}; choose from {LIBS}")
     return builders[lib](workload, sizes)

@@ -26,3 +26,24 @@ def test_bench_quick_w3_spikeforge_writes_json(tmp_path):
     assert data["floors"]["W3"]["fwd"]["bytes"] == 8 * 10 * 64 * 4096
     assert rec["memory"]["peak_mb"] >= 0
     assert "W3" in done.stdout and "spikeforge" in done.stdout
+
+
+@pytest.mark.slow
+def test_bench_quick_w2_reports_both_peer_programs(tmp_path):
+    pytest.importorskip("spikingjelly")
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--workloads", "W2",
+           "--libs", "spikeforge,spikingjelly,spikingjelly-fc1once,no-neuron", "--no-memory",
+           "--out", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(out.read_text())
+    by = {r["lib"]: r for r in data["results"]}
+    assert by["spikingjelly"]["note"].startswith("tutorial net, fc1 on every step")
+    assert by["spikingjelly-fc1once"]["note"].startswith("fc1 once")
+    sf = by["spikeforge"]
+    assert sf["train_fastest_peer"] == "spikingjelly"
+    assert sf["train_fastest_fc1once_peer"] == "spikingjelly-fc1once"
+    targets = [t["target"] for t in data["targets"]]
+    assert any("fc1-once peer" in t for t in targets)
+    assert data["versions"]["spikingjelly-fc1once"] == data["versions"]["spikingjelly"]
