@@ -80,7 +80,38 @@ class Leaky(LIF):
         )
 
     def forward(self, input_: Tensor, mem: Tensor | None = None):
+        if self._step_mode == "single" and (mem is None or not self.init_hidden):
+            # The step API's common case on the CPU lane, with the shell's bookkeeping cut
+            # to what this case needs; anything else (and every error) takes the full path.
+            state = self._buffers["mem"] if mem is None else mem
+            plan = self._lane_plan(input_, state)
+            if plan is not None:
+                spk, new = step_cpu.leaky_step_cpu(input_, state, plan)
+                self._buffers["mem"] = new
+                return spk if self.init_hidden and not self.output else (spk, new)
         return self._stateful_forward(input_, (mem,))
+
+    def _lane_plan(self, x: Tensor, mem: Tensor) -> step_cpu.StepPlan | None:
+        """The CPU step lane's plan for this call, or None for the general path. Kept
+        between calls under ``step_cpu.plan_key``; made by the same backend choice as the
+        general path."""
+        if not step_cpu.fits(x, mem) or type(self)._step is not Leaky._step:
+            return None  # (a subclass with its own step takes the general path)
+        params = (self.beta, self.threshold, self.graded_spikes_factor)
+        options = (self.spike_grad, self._reset_mechanism, self.reset_delay, self.state_quant,
+                   self.inhibition, self._backend)  # fmt: skip
+        key = step_cpu.plan_key(x, params, options)
+        if key is None:
+            return None
+        cached = self.__dict__.get("_lane_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        cfg = self.config()
+        plan = None
+        if self.select_backend(x, cfg, single_step=True) == "cpu":
+            plan = step_cpu.plan_step(x, mem, *params, cfg)
+        self._lane_cache = (key, plan)
+        return plan
 
     def cheap_fused_step(self, x: Tensor) -> bool:
         return step_cpu.lane_runs(x, self.beta, self.threshold, self.graded_spikes_factor)

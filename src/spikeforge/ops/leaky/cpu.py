@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
+from .._numba_rows import array_at, block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
 BLOCK = 512  # the smallest parallel block (``_parallel_block`` picks the size)
@@ -21,7 +21,15 @@ SERIAL_BLOCK = 2048  # one thread: larger blocks, one work buffer for all of the
 # Below this many elements one thread beats waking the pool; 2^16 beat 2^18 on the W2 step
 # loop ([128, 1000] per step, 3 runs each, noisy shared machine).
 PARALLEL_MIN_ELEMENTS = 1 << 16
-__all__ = ["SURROGATE_IDS", "leaky_backward", "leaky_forward", "surrogate_constants"]
+__all__ = [
+    "SURROGATE_IDS",
+    "leaky_backward",
+    "leaky_forward",
+    "step_backward_at",
+    "step_forward_at",
+    "step_layout",
+    "surrogate_constants",
+]
 
 
 @njit(cache=True, inline="always")
@@ -316,7 +324,9 @@ def leaky_backward(
     """
     beta, thr, graded = shared_scalars(beta, thr, graded)
     if _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg):
-        step = (gs[0], gu[0], useq[0], u0, beta, thr, graded, consts, kind, reset, gx[0], gu0)
+        n = useq.shape[1]
+        step = (gs.reshape(-1)[:n], gu.reshape(-1)[:n], useq[0], u0, beta, thr, graded, consts,
+                kind, reset, gx[0], gu0)  # fmt: skip
         if _worth_threads(useq.shape):
             _step_backward_parallel(*step, *_parallel_layout(useq.shape))
         else:
@@ -332,12 +342,13 @@ def leaky_backward(
 
 def _one_simple_step(useq, gs, gu, gx, reset, delay, gb, gth, gg) -> bool:
     """One step (the step API) whose membrane gradient passes the reset unchanged
-    (``reset_delay`` or no reset), with both upstream gradients and no parameter gradient:
-    ``_step_backward_*`` runs it in one pass (about half the general kernel's time)."""
+    (``reset_delay`` or no reset), with no parameter gradient: ``_step_backward_*`` runs it
+    in one pass (about half the general kernel's time). An absent upstream gradient (no row)
+    counts as zero there."""
     return (
         useq.shape[0] == 1
-        and gs.shape[0] == 1
-        and gu.shape[0] == 1
+        and gs.shape[0] <= 1
+        and gu.shape[0] <= 1
         and gx.shape[0] == 1
         and (delay or reset == 2)
         and gb.shape[0] == gth.shape[0] == gg.shape[0] == 0
@@ -349,18 +360,30 @@ def _step_backward_block(
     j0, n, work, block, gs, gu, v, up, beta, thr, graded, consts, kind, reset, gx, gu0
 ):  # pragma: no cover - compiled
     """``∂L/∂V = ∂L/∂U + g σ'(V − θ) ∂L/∂S`` (= ∂L/∂X) and ``∂L/∂U' = β ∂L/∂V`` (0 where
-    a zero reset fired) for neurons ``j0 … j0+n`` of one step."""
-    z, sg = work[:n], work[block : block + n]
+    a zero reset fired) for neurons ``j0 … j0+n`` of one step. An empty ``gs`` or ``gu``
+    is an absent (zero) upstream gradient."""
     b = block_param(beta, j0, n, work[2 * block : 2 * block + n])
     th = block_param(thr, j0, n, work[3 * block : 3 * block + n])
     g = block_param(graded, j0, n, work[4 * block : 4 * block + n])
-    vr = v[j0 : j0 + n]
-    for k in range(n):
-        z[k] = vr[k] - pick(th, k)
-    surrogate_row(kind, consts, z, sg, n)
-    gsr, gur, gxr = gs[j0 : j0 + n], gu[j0 : j0 + n], gx[j0 : j0 + n]
-    for k in range(n):
-        gxr[k] = gur[k] + gsr[k] * pick(g, k) * sg[k]
+    gxr = gx[j0 : j0 + n]
+    if gs.shape[0] > 0:
+        z, sg = work[:n], work[block : block + n]
+        vr = v[j0 : j0 + n]
+        for k in range(n):
+            z[k] = vr[k] - pick(th, k)
+        surrogate_row(kind, consts, z, sg, n)
+        gsr = gs[j0 : j0 + n]
+        if gu.shape[0] > 0:
+            gur = gu[j0 : j0 + n]
+            for k in range(n):
+                gxr[k] = gur[k] + gsr[k] * pick(g, k) * sg[k]
+        else:
+            for k in range(n):
+                gxr[k] = gsr[k] * pick(g, k) * sg[k]
+    elif gu.shape[0] > 0:
+        gxr[:] = gu[j0 : j0 + n]
+    else:
+        gxr[:] = consts[0]
     if gu0.shape[0] == 0:
         return
     g0 = gu0[j0 : j0 + n]
@@ -501,3 +524,57 @@ def _backward_block(
         gth[j0 : j0 + n] = acc_th
     if gg.shape[0] > 0:
         gg[j0 : j0 + n] = acc_g
+
+
+# -- one step by address (the step API's lane, ``step_cpu``) ----------------------------------
+
+
+def step_layout(n: int) -> tuple[int, int]:
+    """``(block, lanes)`` for one step of ``n`` neurons; ``lanes == 1`` runs on one thread."""
+    if not _worth_threads((1, n)):
+        return SERIAL_BLOCK, 1
+    return _parallel_layout((1, n))
+
+
+@njit(cache=True)
+def step_forward_at(
+    n, x_at, u0_at, spk_at, u_at, vpre_at, keep_v, beta, thr, graded, consts, reset, delay,
+    block, lanes,
+):  # pragma: no cover - compiled  # fmt: skip
+    """``leaky_forward`` for one step of ``n`` neurons given by address (``T = 1``, shared
+    scalar parameters): ``x, spk, u`` hold ``n`` elements, ``u0`` the previous membrane,
+    ``vpre`` ``n`` elements when ``keep_v`` (the pre-reset membrane), else unused."""
+    x = array_at(x_at, (1, n), consts)
+    u0 = array_at(u0_at, (n,), consts)
+    spk = array_at(spk_at, (1, n), consts)
+    u = array_at(u_at, (1, n), consts)
+    vpre = array_at(vpre_at, (1 if keep_v else 0, n), consts)
+    if lanes > 1:
+        _forward_parallel(
+            x, u0, beta, thr, graded, consts, reset, delay, True, spk, u, vpre, block, lanes
+        )
+    else:
+        _forward_serial(x, u0, beta, thr, graded, consts, reset, delay, True, spk, u, vpre)
+
+
+@njit(cache=True)
+def step_backward_at(
+    n, gs_at, has_gs, gu_at, has_gu, v_at, up_at, gx_at, gu0_at, need_gu0, beta, thr, graded,
+    consts, kind, reset, block, lanes,
+):  # pragma: no cover - compiled  # fmt: skip
+    """The one-pass backward of one step (``_one_simple_step``'s case: the membrane gradient
+    passing the reset unchanged, no parameter gradients) for ``n`` neurons given by address;
+    an upstream gradient is absent (zero) unless ``has_gs`` / ``has_gu``; ``gu0`` is
+    written when ``need_gu0``."""
+    gs = array_at(gs_at, (n if has_gs else 0,), consts)
+    gu = array_at(gu_at, (n if has_gu else 0,), consts)
+    v = array_at(v_at, (n,), consts)
+    up = array_at(up_at, (n,), consts)
+    gx = array_at(gx_at, (n,), consts)
+    gu0 = array_at(gu0_at, (n if need_gu0 else 0,), consts)
+    if lanes > 1:
+        _step_backward_parallel(
+            gs, gu, v, up, beta, thr, graded, consts, kind, reset, gx, gu0, block, lanes
+        )
+    else:
+        _step_backward_serial(gs, gu, v, up, beta, thr, graded, consts, kind, reset, gx, gu0)

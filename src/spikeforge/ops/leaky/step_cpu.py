@@ -10,10 +10,15 @@ general op (the tests compare the two), only the bookkeeping is shorter. Anythin
 
 ``U_t = β U_{t−1} + X_t − R_t θ``, ``S_t = g H(U_t − θ)`` (or the reset mode's variant);
 the backward is ``op.py``'s BPTT for one step.
+
+Tensors reach the kernels by address (``data_ptr()``), not as numpy views, and a neuron
+keeps its plan between calls (``plan_key`` says when it must make a new one): a
+``[128, 1000]`` step is a few tens of µs of compute, so each µs of bookkeeping shows.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,9 +27,11 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
+from .._dispatch import ENV_VAR
+from .._eager import use_custom_op
 from ..config import NeuronConfig
 
-__all__ = ["StepPlan", "lane_runs", "leaky_step_cpu", "plan_step"]
+__all__ = ["StepPlan", "fits", "lane_runs", "leaky_step_cpu", "plan_key", "plan_step"]
 
 _KERNEL_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
@@ -32,10 +39,11 @@ _RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 
 @dataclass(frozen=True)
 class StepPlan:
-    """What the kernels need besides the tensors: parameters as 1-element arrays in the
-    kernel dtype, the reset code and flag, and the surrogate's id and constants."""
+    """What the kernels need besides the tensors: parameters as 1-element arrays and as
+    scalars in the kernel dtype, the reset code and flag, the surrogate's id and constants."""
 
     params: tuple[np.ndarray, np.ndarray, np.ndarray]
+    scalars: tuple[np.floating, np.floating, np.floating]
     reset: int
     delay: bool
     kind: int
@@ -66,24 +74,64 @@ def plan_step(
     x: Tensor, mem: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor, cfg: NeuronConfig
 ) -> StepPlan | None:
     """The lane's plan for this step, or None when the general op must run it."""
-    if not (
-        lane_runs(x, beta, threshold, graded)
-        and mem.dtype == x.dtype
-        and mem.shape == x.shape
-        and x.is_contiguous()
-        and mem.is_contiguous()
-    ):
+    if not (fits(x, mem) and lane_runs(x, beta, threshold, graded)):
         return None
     np_dtype = _KERNEL_DTYPES[x.dtype]
     b, th, g = beta.item(), threshold.item(), graded.item()
     b = min(max(b, 0.0), 1.0)  # β is clamped to [0, 1], as in the op path
     kind, fwd, bwd = _constants(cfg.spike_fn, np_dtype)
     params = tuple(np.array([v], dtype=np_dtype) for v in (b, th, g))
-    return StepPlan(params, _RESET_CODES[cfg.reset], cfg.reset_delay, kind, fwd, bwd)
+    scalars = tuple(p[0] for p in params)
+    return StepPlan(params, scalars, _RESET_CODES[cfg.reset], cfg.reset_delay, kind, fwd, bwd)
+
+
+def fits(x: object, mem: object) -> bool:
+    """The tensors suit the lane: CPU float32/float64 ``x`` and ``mem`` of equal shape and
+    dtype, both contiguous, outside ``torch.compile`` (which needs the registered op)."""
+    return (
+        isinstance(x, Tensor)
+        and isinstance(mem, Tensor)
+        and x.dtype in _KERNEL_DTYPES
+        and x.is_cpu
+        and mem.is_cpu
+        and mem.dtype == x.dtype
+        and mem.shape == x.shape
+        and x.is_contiguous()
+        and mem.is_contiguous()
+        and not use_custom_op()
+    )
+
+
+def plan_key(x: Tensor, params: tuple[Tensor, ...], options: tuple) -> tuple | None:
+    """Everything a step plan depends on besides the tensors, or None when the parameters
+    rule the lane out (not single numbers, or needing a gradient). ``options``: the
+    neuron's static settings (surrogate, reset, backend, ...). Parameter *values* are read
+    each call, so a change by any route (``.data``, ``fill_``, a new tensor) gets a new plan."""
+    grad = torch.is_grad_enabled()
+    for p in params:
+        if p.numel() != 1 or (grad and p.requires_grad):
+            return None
+    return (
+        x.dtype, *(p.dtype for p in params), *(p.item() for p in params), *options,
+        os.environ.get(ENV_VAR),
+    )  # fmt: skip
 
 
 def _rows(t: Tensor) -> np.ndarray:
     return t.detach().view(1, -1).numpy()
+
+
+def _address(t: Tensor | None) -> int:
+    return 0 if t is None else t.data_ptr()
+
+
+@lru_cache(maxsize=64)
+def _layout(n: int) -> tuple[int, int]:
+    """Block size and thread count for ``n`` neurons, fixed at the first step of that size
+    (a later change of numba's thread count changes only how the work is split)."""
+    from . import cpu
+
+    return cpu.step_layout(n)
 
 
 class _LeakyStepCPU(torch.autograd.Function):
@@ -91,11 +139,15 @@ class _LeakyStepCPU(torch.autograd.Function):
     def forward(ctx, x: Tensor, mem: Tensor, plan: StepPlan) -> tuple[Tensor, Tensor]:
         from . import cpu
 
-        spk, out = torch.empty_like(x), torch.empty_like(x)
-        vpre = x.new_empty((0 if plan.delay else 1, x.numel()))  # V_t, kept if not delayed
-        cpu.leaky_forward(
-            _rows(x), mem.detach().view(-1).numpy(), *plan.params, plan.fwd_consts,
-            plan.reset, plan.delay, True, _rows(spk), _rows(out), vpre.numpy(),
+        n = x.numel()
+        spk = torch.empty(x.shape, dtype=x.dtype)
+        out = torch.empty(x.shape, dtype=x.dtype)
+        keep_v = not plan.delay  # V_t before the reset, which backward then needs
+        vpre = torch.empty(x.shape, dtype=x.dtype) if keep_v else None
+        cpu.step_forward_at(
+            n, x.data_ptr(), mem.data_ptr(), spk.data_ptr(), out.data_ptr(),
+            vpre.data_ptr() if keep_v else 0, keep_v, *plan.scalars, plan.fwd_consts,
+            plan.reset, plan.delay, *_layout(n),
         )  # fmt: skip
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(mem, out, vpre)
@@ -108,16 +160,27 @@ class _LeakyStepCPU(torch.autograd.Function):
 
         mem, out, vpre = ctx.saved_tensors
         plan, n = ctx.plan, out.numel()
+        need_gu0 = ctx.needs_input_grad[1]
+        gx = torch.empty(out.shape, dtype=out.dtype)
+        gu0 = torch.empty(out.shape, dtype=out.dtype) if need_gu0 else None
+        if plan.delay or plan.reset == 2:
+            # The common case: one pass (``cpu._one_simple_step``), tensors by address.
+            gs = grad_spk.contiguous() if grad_spk is not None else None
+            gu = grad_mem.contiguous() if grad_mem is not None else None
+            cpu.step_backward_at(
+                n, _address(gs), gs is not None, _address(gu), gu is not None, out.data_ptr(),
+                mem.data_ptr(), gx.data_ptr(), _address(gu0), need_gu0, *plan.scalars,
+                plan.bwd_consts, plan.kind, plan.reset, *_layout(n),
+            )  # fmt: skip
+            return gx, gu0, None
         none = np.empty((0, n), dtype=plan.fwd_consts.dtype)
         unused = none.reshape(0)  # a gradient not asked for: an empty [0] buffer
-        gx = torch.empty_like(out)
-        gu0 = torch.empty_like(out) if ctx.needs_input_grad[1] else None
         cpu.leaky_backward(
             _rows(grad_spk.contiguous()) if grad_spk is not None else none,
             _rows(grad_mem.contiguous()) if grad_mem is not None else none,
-            _rows(out), vpre.numpy(),
+            _rows(out), _rows(vpre) if vpre is not None else none,
             mem.detach().view(-1).numpy(), *plan.params, plan.bwd_consts, plan.kind,
-            plan.reset, plan.delay, _rows(gx), gu0.view(-1).numpy() if gu0 is not None else unused,
+            plan.reset, plan.delay, _rows(gx), gu0.view(-1).numpy() if need_gu0 else unused,
             unused, unused, unused,
         )  # fmt: skip
         return gx, gu0, None
