@@ -102,18 +102,23 @@ def fits(x: object, mem: object) -> bool:
     )
 
 
-def plan_key(x: Tensor, params: tuple[Tensor, ...], options: tuple) -> tuple | None:
+def plan_key(
+    x: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor, options: tuple
+) -> tuple | None:
     """Everything a step plan depends on besides the tensors, or None when the parameters
     rule the lane out (not single numbers, or needing a gradient). ``options``: the
     neuron's static settings (surrogate, reset, backend, ...). Parameter *values* are read
-    each call, so a change by any route (``.data``, ``fill_``, a new tensor) gets a new plan."""
-    grad = torch.is_grad_enabled()
-    for p in params:
-        if p.numel() != 1 or (grad and p.requires_grad):
-            return None
+    each call, so a change by any route (``.data``, ``fill_``, a new tensor) gets a new plan.
+    Written out long-hand: it runs on every step."""
+    if beta.numel() != 1 or threshold.numel() != 1 or graded.numel() != 1:
+        return None
+    if torch.is_grad_enabled() and (
+        beta.requires_grad or threshold.requires_grad or graded.requires_grad
+    ):
+        return None
     return (
-        x.dtype, *(p.dtype for p in params), *(p.item() for p in params), *options,
-        os.environ.get(ENV_VAR),
+        x.dtype, beta.dtype, threshold.dtype, graded.dtype, beta.item(), threshold.item(),
+        graded.item(), options, os.environ.get(ENV_VAR),
     )  # fmt: skip
 
 
