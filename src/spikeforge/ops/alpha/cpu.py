@@ -1,8 +1,10 @@
 """Fused Alpha kernels for the CPU, compiled with numba (imported lazily; cached on disk).
 
-Same layout and blocking as ``ops/synaptic/cpu.py``: blocks of ``BLOCK`` neurons walk time
-with ``E``, ``I`` and ``U`` in local arrays; one pass over the data per direction; small
-problems run on one thread. Equations: ``op.py``.
+Same layout and blocking as ``ops/leaky/cpu.py`` (whose layout functions it uses): each
+thread (lane) takes a contiguous run of blocks with one work buffer, and a block walks
+time with ``E``, ``I`` and ``U`` in rows of that buffer; one pass over the data per
+direction; parameters are read through ``block_param`` / ``pick`` (shared ones as
+scalars); small problems run on one thread. Equations: ``op.py``.
 """
 
 from __future__ import annotations
@@ -10,41 +12,46 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._numba_rows import param_block, surrogate_row
+from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
+from ..leaky.cpu import _worth_threads as _threads
 
-BLOCK = 512
-PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
+FORWARD_ROWS = 8  # work rows of a forward block: e, i, u, alpha, beta, tau, thr, graded
+BACKWARD_ROWS = 17  # 5 parameters, a zero row, 8 carries/sums, z, sg, the gx row
 __all__ = ["SURROGATE_IDS", "alpha_backward", "alpha_forward", "surrogate_constants"]
 
 
 @njit(cache=True, inline="always")
 def _forward_block(
-    blk, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem, store_syn,
-    spk, eseq, iseq, useq,
+    blk, size, work, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem,
+    store_syn, spk, eseq, iseq, useq,
 ):  # fmt: skip  # pragma: no cover - compiled
     T, N = spk.shape
     tx = 1 if x.shape[0] > 1 else 0
     zero = consts[0]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    e = e0[j0 : j0 + n].copy()
-    i = i0[j0 : j0 + n].copy()
-    u = u0[j0 : j0 + n].copy()
-    a = param_block(alpha, j0, n)
-    b = param_block(beta, j0, n)
-    tu = param_block(tau, j0, n)
-    th = param_block(thr, j0, n)
-    g = param_block(graded, j0, n)
+    j0 = blk * size
+    n = min(size, N - j0)
+    e = _row(work, 0, size, n)
+    e[:] = e0[j0 : j0 + n]
+    i = _row(work, 1, size, n)
+    i[:] = i0[j0 : j0 + n]
+    u = _row(work, 2, size, n)
+    u[:] = u0[j0 : j0 + n]
+    a = block_param(alpha, j0, n, _row(work, 3, size, n))
+    b = block_param(beta, j0, n, _row(work, 4, size, n))
+    tu = block_param(tau, j0, n, _row(work, 5, size, n))
+    th = block_param(thr, j0, n, _row(work, 6, size, n))
+    g = block_param(graded, j0, n, _row(work, 7, size, n))
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
         for k in range(n):  # selects, not branches: the reset pattern is data-dependent
-            t_ = th[k]
+            t_ = pick(th, k)
             fired = u[k] > t_
-            ep = a[k] * e[k] + xr[k]
-            ip = b[k] * i[k] - xr[k]
-            m = tu[k] * (ep + ip)
+            ep = pick(a, k) * e[k] + xr[k]
+            ip = pick(b, k) * i[k] - xr[k]
+            m = pick(tu, k) * (ep + ip)
             if reset == 0:
                 un = m + i[k] if fired else m
                 e[k] = ep - t_ if fired else ep
@@ -58,7 +65,7 @@ def _forward_block(
                 e[k] = ep
                 i[k] = ip
             u[k] = un
-            sr[k] = g[k] if un > t_ else zero
+            sr[k] = pick(g, k) if un > t_ else zero
         if store_syn:
             eseq[t, j0 : j0 + n] = e
             iseq[t, j0 : j0 + n] = i
@@ -73,29 +80,37 @@ def _forward_block(
 
 @njit(parallel=True, cache=True)
 def _forward_parallel(x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem,
-                      store_syn, spk, eseq, iseq, useq):  # fmt: skip  # pragma: no cover
-    for blk in prange((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset,
-                       store_mem, store_syn, spk, eseq, iseq, useq)  # fmt: skip
+                      store_syn, spk, eseq, iseq, useq, block,
+                      lanes):  # fmt: skip  # pragma: no cover
+    # One work buffer per thread (lane), which takes a contiguous run of blocks.
+    blocks = (spk.shape[1] + block - 1) // block
+    for lane in prange(lanes):
+        work = np.empty(FORWARD_ROWS * block, dtype=u0.dtype)
+        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            _forward_block(blk, block, work, x, e0, i0, u0, alpha, beta, tau, thr, graded,
+                           consts, reset, store_mem, store_syn, spk, eseq, iseq,
+                           useq)  # fmt: skip
 
 
 @njit(cache=True)
 def _forward_serial(x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem,
                     store_syn, spk, eseq, iseq, useq):  # fmt: skip  # pragma: no cover
-    for blk in range((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset,
-                       store_mem, store_syn, spk, eseq, iseq, useq)  # fmt: skip
-
-
-def _threads(shape: tuple[int, int]) -> bool:
-    return shape[1] > BLOCK and shape[0] * shape[1] >= PARALLEL_MIN_ELEMENTS
+    work = np.empty(FORWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    for blk in range((spk.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _forward_block(blk, SERIAL_BLOCK, work, x, e0, i0, u0, alpha, beta, tau, thr, graded,
+                       consts, reset, store_mem, store_syn, spk, eseq, iseq,
+                       useq)  # fmt: skip
 
 
 def alpha_forward(*args) -> None:
     """(x [Tx, N], e0, i0, u0 [N], alpha, beta, tau, thr, graded [1|N], consts, reset,
     store_mem, store_syn, spk [T, N], eseq, iseq [T|1, N], useq [T|1, N])."""
+    args = (*args[:4], *shared_scalars(*args[4:9]), *args[9:])
     spk = args[13]
-    (_forward_parallel if _threads(spk.shape) else _forward_serial)(*args)
+    if _threads(spk.shape):
+        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    else:
+        _forward_serial(*args)
 
 
 @njit(cache=True, inline="always")
@@ -112,8 +127,8 @@ def _grad_row(grad, t, T, j0, n, zrow):  # pragma: no cover - compiled
 
 @njit(cache=True, inline="always")
 def _backward_block(
-    blk, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr, graded, consts,
-    kind, reset, gx, ge0, gi0, ga, gb, gtau, gth, gg,
+    blk, size, work, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr,
+    graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth, gg,
 ):  # fmt: skip  # pragma: no cover - compiled
     T, N = useq.shape
     ts = gs.shape[0]
@@ -121,25 +136,27 @@ def _backward_block(
     x_full = gx.shape[0] > 1 or T == 1
     need_syn = ga.shape[0] + gb.shape[0] + gtau.shape[0] > 0
     zero = consts[0]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    a = param_block(alpha, j0, n)
-    b = param_block(beta, j0, n)
-    tu = param_block(tau, j0, n)
-    th = param_block(thr, j0, n)
-    g = param_block(graded, j0, n)
-    zrow = np.zeros(n, dtype=u0.dtype)
-    ce = np.zeros(n, dtype=u0.dtype)
-    ci = np.zeros(n, dtype=u0.dtype)
-    acc_x = np.zeros(n, dtype=u0.dtype)
-    acc_a = np.zeros(n, dtype=u0.dtype)
-    acc_b = np.zeros(n, dtype=u0.dtype)
-    acc_tau = np.zeros(n, dtype=u0.dtype)
-    acc_th = np.zeros(n, dtype=u0.dtype)
-    acc_g = np.zeros(n, dtype=u0.dtype)
-    z = np.empty(n, dtype=u0.dtype)
-    sg = np.empty(n, dtype=u0.dtype)
-    gxr = np.empty(n, dtype=u0.dtype)
+    j0 = blk * size
+    n = min(size, N - j0)
+    a = block_param(alpha, j0, n, _row(work, 0, size, n))
+    b = block_param(beta, j0, n, _row(work, 1, size, n))
+    tu = block_param(tau, j0, n, _row(work, 2, size, n))
+    th = block_param(thr, j0, n, _row(work, 3, size, n))
+    g = block_param(graded, j0, n, _row(work, 4, size, n))
+    zrow = _row(work, 5, size, n)
+    ce = _row(work, 6, size, n)
+    ci = _row(work, 7, size, n)
+    acc_x = _row(work, 8, size, n)
+    acc_a = _row(work, 9, size, n)
+    acc_b = _row(work, 10, size, n)
+    acc_tau = _row(work, 11, size, n)
+    acc_th = _row(work, 12, size, n)
+    acc_g = _row(work, 13, size, n)
+    for r in range(5, 14):
+        _row(work, r, size, n)[:] = zero
+    z = _row(work, 14, size, n)
+    sg = _row(work, 15, size, n)
+    gxr = _row(work, 16, size, n)
     for t in range(T - 1, -1, -1):
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
         vr = useq[t, j0 : j0 + n]
@@ -151,15 +168,15 @@ def _backward_block(
         ger = _grad_row(ge, t, T, j0, n, zrow)
         gir = _grad_row(gi, t, T, j0, n, zrow)
         for k in range(n):
-            z[k] = vr[k] - th[k]
+            z[k] = vr[k] - pick(th, k)
         surrogate_row(kind, consts, z, sg, n)
         for k in range(n):
             gsk = gsr[k]
-            gss = gsk * g[k] * sg[k]
+            gss = gsk * pick(g, k) * sg[k]
             g_u = gss + gur[k]
             g_e = ce[k] + ger[k]
             g_i = ci[k] + gir[k]
-            fired = ur[k] > th[k]
+            fired = ur[k] > pick(th, k)
             if reset == 0:
                 g_m = g_u
                 g_ep = g_e
@@ -176,15 +193,15 @@ def _backward_block(
                 g_m, g_ep, g_ip = g_u, g_e, g_i
                 acc_th[k] -= gss
                 extra_i = zero
-            g_ep += tu[k] * g_m
-            g_ip += tu[k] * g_m
+            g_ep += pick(tu, k) * g_m
+            g_ip += pick(tu, k) * g_m
             if need_syn:
-                acc_tau[k] += g_m * (a[k] * er[k] + b[k] * ir[k])
+                acc_tau[k] += g_m * (pick(a, k) * er[k] + pick(b, k) * ir[k])
                 acc_a[k] += g_ep * er[k]
                 acc_b[k] += g_ip * ir[k]
             acc_g[k] += gsk if z[k] > zero else zero
-            ce[k] = a[k] * g_ep
-            ci[k] = b[k] * g_ip + extra_i
+            ce[k] = pick(a, k) * g_ep
+            ci[k] = pick(b, k) * g_ip + extra_i
             gxr[k] = g_ep - g_ip
         if x_full:
             gx[t, j0 : j0 + n] = gxr
@@ -211,25 +228,34 @@ def _backward_block(
 
 @njit(parallel=True, cache=True)
 def _backward_parallel(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr,
-                       graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
-                       gg):  # fmt: skip  # pragma: no cover - compiled
-    for blk in prange((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau,
-                        thr, graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
-                        gg)  # fmt: skip
+                       graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth, gg,
+                       block, lanes):  # fmt: skip  # pragma: no cover - compiled
+    blocks = (useq.shape[1] + block - 1) // block
+    for lane in prange(lanes):
+        work = np.empty(BACKWARD_ROWS * block, dtype=u0.dtype)
+        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            _backward_block(blk, block, work, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0,
+                            alpha, beta, tau, thr, graded, consts, kind, reset, gx, ge0, gi0,
+                            ga, gb, gtau, gth, gg)  # fmt: skip
 
 
 @njit(cache=True)
 def _backward_serial(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr,
                      graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
                      gg):  # fmt: skip  # pragma: no cover - compiled
-    for blk in range((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau,
-                        thr, graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
-                        gg)  # fmt: skip
+    work = np.empty(BACKWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    for blk in range((useq.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _backward_block(blk, SERIAL_BLOCK, work, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0,
+                        alpha, beta, tau, thr, graded, consts, kind, reset, gx, ge0, gi0, ga,
+                        gb, gtau, gth, gg)  # fmt: skip
 
 
 def alpha_backward(*args) -> None:
-    """Reverse-time BPTT of ``alpha_forward`` (argument order of ``_backward_block``)."""
+    """Reverse-time BPTT of ``alpha_forward`` (argument order of ``_backward_block`` after
+    its block, size and work buffer)."""
+    args = (*args[:10], *shared_scalars(*args[10:15]), *args[15:])
     useq = args[6]
-    (_backward_parallel if _threads(useq.shape) else _backward_serial)(*args)
+    if _threads(useq.shape):
+        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    else:
+        _backward_serial(*args)

@@ -1,9 +1,11 @@
 """Fused RLeaky kernels (one-to-one recurrence ``V·S``) for the CPU, compiled with numba
 (imported lazily; cached on disk).
 
-Same layout and blocking as ``ops/leaky/cpu.py``: blocks of ``BLOCK`` neurons walk time
-with ``S`` and ``U`` in local arrays; one pass over the data per direction. Small problems
-run on one thread (waking the pool costs more than they take).
+Same layout and blocking as ``ops/leaky/cpu.py`` (whose layout functions it uses): each
+thread (lane) takes a contiguous run of blocks with one work buffer, and a block walks
+time with ``S`` and ``U`` in rows of that buffer; one pass over the data per direction.
+Parameters are read through ``block_param`` / ``pick`` (shared ones as scalars). Small
+problems run on one thread (waking the pool costs more than they take).
 
 The per-step loops take the reset mode and ``reset_delay`` as arguments of inlined
 functions called with literal values, so every mode compiles to its own branch-free loop
@@ -15,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._numba_rows import param_block, surrogate_row
+from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
+from ..leaky.cpu import _worth_threads as _threads
 
-BLOCK = 512
-PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
+FORWARD_ROWS = 7  # work rows of a forward block: s, u, beta, thr, graded, V, scratch
+BACKWARD_ROWS = 15  # 4 parameters, a zero row, 2 carries, 5 sums, z, sg, scratch
 __all__ = ["SURROGATE_IDS", "rleaky_backward", "rleaky_forward", "surrogate_constants"]
 
 
@@ -27,9 +31,9 @@ __all__ = ["SURROGATE_IDS", "rleaky_backward", "rleaky_forward", "surrogate_cons
 def _forward_row(reset, delay, xr, s, u, b, th, g, vw, sr, vr, zero, one):  # pragma: no cover
     """One step of a block: ``s``, ``u`` in place; spikes into ``sr``, ``V_t`` into ``vr``."""
     for k in range(u.shape[0]):
-        up, t_ = u[k], th[k]
+        up, t_ = u[k], pick(th, k)
         fired = up > t_
-        w = b[k] * up + xr[k] + s[k] * vw[k]
+        w = pick(b, k) * up + xr[k] + s[k] * pick(vw, k)
         if reset == 0:
             v = w - (t_ if fired else zero)
         elif reset == 1:
@@ -37,7 +41,7 @@ def _forward_row(reset, delay, xr, s, u, b, th, g, vw, sr, vr, zero, one):  # pr
         else:
             v = w
         h = v > t_
-        sk = g[k] if h else zero
+        sk = pick(g, k) if h else zero
         s[k] = sk
         sr[k] = sk
         vr[k] = v
@@ -50,20 +54,23 @@ def _forward_row(reset, delay, xr, s, u, b, th, g, vw, sr, vr, zero, one):  # pr
 
 @njit(cache=True, inline="always")
 def _forward_block(
-    blk, x, s0, u0, beta, thr, graded, vrec, consts, reset, delay, store, spk, useq, vpre,
+    blk, size, work, x, s0, u0, beta, thr, graded, vrec, consts, reset, delay, store, spk,
+    useq, vpre,
 ):  # fmt: skip  # pragma: no cover - compiled
     T, N = spk.shape
     tx = 1 if x.shape[0] > 1 else 0
     zero, one = consts[0], consts[1]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    s = s0[j0 : j0 + n].copy()
-    u = u0[j0 : j0 + n].copy()
-    b = param_block(beta, j0, n)
-    th = param_block(thr, j0, n)
-    g = param_block(graded, j0, n)
-    vw = param_block(vrec, j0, n)
-    scratch = np.empty(n, dtype=u.dtype)
+    j0 = blk * size
+    n = min(size, N - j0)
+    s = _row(work, 0, size, n)
+    s[:] = s0[j0 : j0 + n]
+    u = _row(work, 1, size, n)
+    u[:] = u0[j0 : j0 + n]
+    b = block_param(beta, j0, n, _row(work, 2, size, n))
+    th = block_param(thr, j0, n, _row(work, 3, size, n))
+    g = block_param(graded, j0, n, _row(work, 4, size, n))
+    vw = block_param(vrec, j0, n, _row(work, 5, size, n))
+    scratch = _row(work, 6, size, n)
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
@@ -89,29 +96,34 @@ def _forward_block(
 
 @njit(parallel=True, cache=True)
 def _forward_parallel(x, s0, u0, beta, thr, graded, vrec, consts, reset, delay, store, spk,
-                      useq, vpre):  # fmt: skip  # pragma: no cover
-    for blk in prange((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, s0, u0, beta, thr, graded, vrec, consts, reset, delay, store,
-                       spk, useq, vpre)  # fmt: skip
+                      useq, vpre, block, lanes):  # fmt: skip  # pragma: no cover
+    # One work buffer per thread (lane), which takes a contiguous run of blocks.
+    blocks = (spk.shape[1] + block - 1) // block
+    for lane in prange(lanes):
+        work = np.empty(FORWARD_ROWS * block, dtype=u0.dtype)
+        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            _forward_block(blk, block, work, x, s0, u0, beta, thr, graded, vrec, consts, reset,
+                           delay, store, spk, useq, vpre)  # fmt: skip
 
 
 @njit(cache=True)
 def _forward_serial(x, s0, u0, beta, thr, graded, vrec, consts, reset, delay, store, spk,
                     useq, vpre):  # fmt: skip  # pragma: no cover
-    for blk in range((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, s0, u0, beta, thr, graded, vrec, consts, reset, delay, store,
-                       spk, useq, vpre)  # fmt: skip
-
-
-def _threads(shape: tuple[int, int]) -> bool:
-    return shape[1] > BLOCK and shape[0] * shape[1] >= PARALLEL_MIN_ELEMENTS
+    work = np.empty(FORWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    for blk in range((spk.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _forward_block(blk, SERIAL_BLOCK, work, x, s0, u0, beta, thr, graded, vrec, consts,
+                       reset, delay, store, spk, useq, vpre)  # fmt: skip
 
 
 def rleaky_forward(*args) -> None:
     """(x [Tx, N], s0, u0 [N], beta, thr, graded, V [1|N], consts, reset, delay, store,
     spk [T, N], useq [T|1, N], vpre [T|0, N])."""
+    args = (*args[:3], *shared_scalars(*args[3:7]), *args[7:])
     spk = args[11]
-    (_forward_parallel if _threads(spk.shape) else _forward_serial)(*args)
+    if _threads(spk.shape):
+        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    else:
+        _forward_serial(*args)
 
 
 @njit(cache=True, inline="always")
@@ -122,9 +134,9 @@ def _backward_row(
     """One reverse step of a block: carries ``cu``, ``cs`` and the sums in place."""
     for k in range(cu.shape[0]):
         gsk = cs[k] + gsr[k]
-        gss = gsk * g[k] * sg[k]
+        gss = gsk * pick(g, k) * sg[k]
         gut = cu[k] + gur[k]
-        up, t_, v = ur[k], th[k], vr[k]
+        up, t_, v = ur[k], pick(th, k), vr[k]
         fired = up > t_
         h = v > t_
         if delay or reset == 2:
@@ -148,37 +160,39 @@ def _backward_row(
         acc_th[k] += dth
         acc_b[k] += gw * up
         acc_v[k] += gw * sp[k]
-        cu[k] = b[k] * gw
-        cs[k] = vw[k] * gw
+        cu[k] = pick(b, k) * gw
+        cs[k] = pick(vw, k) * gw
         gxr[k] = gw
 
 
 @njit(cache=True, inline="always")
 def _backward_block(
-    blk, gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, consts, kind, reset, delay,
-    gx, gs0, gu0, gb, gth, gg, gvr,
+    blk, size, work, gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, consts, kind,
+    reset, delay, gx, gs0, gu0, gb, gth, gg, gvr,
 ):  # fmt: skip  # pragma: no cover - compiled
     T, N = useq.shape
     gs_step = 1 if gs.shape[0] > 1 else 0
     x_full = gx.shape[0] > 1 or T == 1
     zero, one = consts[0], consts[1]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    b = param_block(beta, j0, n)
-    th = param_block(thr, j0, n)
-    g = param_block(graded, j0, n)
-    vw = param_block(vrec, j0, n)
-    zeros = np.zeros(n, dtype=u0.dtype)
-    cu = np.zeros(n, dtype=u0.dtype)
-    cs = np.zeros(n, dtype=u0.dtype)
-    acc_x = np.zeros(n, dtype=u0.dtype)
-    acc_b = np.zeros(n, dtype=u0.dtype)
-    acc_th = np.zeros(n, dtype=u0.dtype)
-    acc_g = np.zeros(n, dtype=u0.dtype)
-    acc_v = np.zeros(n, dtype=u0.dtype)
-    z = np.empty(n, dtype=u0.dtype)
-    sg = np.empty(n, dtype=u0.dtype)
-    scratch = np.empty(n, dtype=u0.dtype)
+    j0 = blk * size
+    n = min(size, N - j0)
+    b = block_param(beta, j0, n, _row(work, 0, size, n))
+    th = block_param(thr, j0, n, _row(work, 1, size, n))
+    g = block_param(graded, j0, n, _row(work, 2, size, n))
+    vw = block_param(vrec, j0, n, _row(work, 3, size, n))
+    zeros = _row(work, 4, size, n)
+    cu = _row(work, 5, size, n)
+    cs = _row(work, 6, size, n)
+    acc_x = _row(work, 7, size, n)
+    acc_b = _row(work, 8, size, n)
+    acc_th = _row(work, 9, size, n)
+    acc_g = _row(work, 10, size, n)
+    acc_v = _row(work, 11, size, n)
+    for r in range(4, 12):
+        _row(work, r, size, n)[:] = zero
+    z = _row(work, 12, size, n)
+    sg = _row(work, 13, size, n)
+    scratch = _row(work, 14, size, n)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
@@ -187,7 +201,7 @@ def _backward_block(
         gur = gu[t, j0 : j0 + n] if gu.shape[0] > 0 else zeros
         gxr = gx[t, j0 : j0 + n] if x_full else scratch
         for k in range(n):
-            z[k] = vr[k] - th[k]
+            z[k] = vr[k] - pick(th, k)
         surrogate_row(kind, consts, z, sg, n)
         if delay or reset == 2:
             if reset == 0:
@@ -226,21 +240,33 @@ def _backward_block(
 
 @njit(parallel=True, cache=True)
 def _backward_parallel(gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, consts, kind,
-                       reset, delay, gx, gs0, gu0, gb, gth, gg, gvr):  # fmt: skip
-    for blk in prange((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, consts,
-                        kind, reset, delay, gx, gs0, gu0, gb, gth, gg, gvr)  # fmt: skip
+                       reset, delay, gx, gs0, gu0, gb, gth, gg, gvr, block,
+                       lanes):  # fmt: skip  # pragma: no cover
+    blocks = (useq.shape[1] + block - 1) // block
+    for lane in prange(lanes):
+        work = np.empty(BACKWARD_ROWS * block, dtype=u0.dtype)
+        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            _backward_block(blk, block, work, gs, gu, spk, useq, vpre, s0, u0, beta, thr,
+                            graded, vrec, consts, kind, reset, delay, gx, gs0, gu0, gb, gth,
+                            gg, gvr)  # fmt: skip
 
 
 @njit(cache=True)
 def _backward_serial(gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, consts, kind,
-                     reset, delay, gx, gs0, gu0, gb, gth, gg, gvr):  # fmt: skip
-    for blk in range((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, consts,
-                        kind, reset, delay, gx, gs0, gu0, gb, gth, gg, gvr)  # fmt: skip
+                     reset, delay, gx, gs0, gu0, gb, gth, gg, gvr):  # fmt: skip  # pragma: no cover
+    work = np.empty(BACKWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    for blk in range((useq.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _backward_block(blk, SERIAL_BLOCK, work, gs, gu, spk, useq, vpre, s0, u0, beta, thr,
+                        graded, vrec, consts, kind, reset, delay, gx, gs0, gu0, gb, gth, gg,
+                        gvr)  # fmt: skip
 
 
 def rleaky_backward(*args) -> None:
-    """Reverse-time BPTT of ``rleaky_forward`` (argument order of ``_backward_block``)."""
+    """Reverse-time BPTT of ``rleaky_forward`` (argument order of ``_backward_block`` after
+    its block, size and work buffer)."""
+    args = (*args[:7], *shared_scalars(*args[7:11]), *args[11:])
     useq = args[3]
-    (_backward_parallel if _threads(useq.shape) else _backward_serial)(*args)
+    if _threads(useq.shape):
+        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    else:
+        _backward_serial(*args)

@@ -1,8 +1,10 @@
 """Fused Synaptic kernels for the CPU, compiled with numba (imported lazily; cached on disk).
 
-Same layout and blocking as ``ops/leaky/cpu.py``: blocks of ``BLOCK`` neurons walk time
-with ``I`` and ``U`` in local arrays; one pass over the data per direction. Small problems
-run on one thread (waking the pool costs more than they take).
+Same layout and blocking as ``ops/leaky/cpu.py`` (whose layout functions it uses): each
+thread (lane) takes a contiguous run of blocks with one work buffer, and a block walks
+time with ``I`` and ``U`` in rows of that buffer; one pass over the data per direction.
+Parameters are read through ``block_param`` / ``pick`` (shared ones as scalars). Small
+problems run on one thread (waking the pool costs more than they take).
 """
 
 from __future__ import annotations
@@ -10,37 +12,42 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._numba_rows import param_block, surrogate_row
+from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
+from ..leaky.cpu import _worth_threads as _threads
 
-BLOCK = 512
-PARALLEL_MIN_ELEMENTS = 1 << 16  # as in ops/leaky/cpu.py
+FORWARD_ROWS = 6  # work rows of a forward block: cur, u, alpha, beta, thr, graded
+BACKWARD_ROWS = 13  # alpha, beta, thr, graded, 7 carries/sums, z, sg
 __all__ = ["SURROGATE_IDS", "surrogate_constants", "synaptic_backward", "synaptic_forward"]
 
 
 @njit(cache=True, inline="always")
 def _forward_block(
-    blk, x, i0, u0, alpha, beta, thr, graded, consts, reset, delay, store, spk, iseq, useq, vpre
-):  # pragma: no cover - compiled
+    blk, size, work, x, i0, u0, alpha, beta, thr, graded, consts, reset, delay, store, spk,
+    iseq, useq, vpre,
+):  # fmt: skip  # pragma: no cover - compiled
     T, N = spk.shape
     tx = 1 if x.shape[0] > 1 else 0
     zero, one = consts[0], consts[1]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    cur = i0[j0 : j0 + n].copy()
-    u = u0[j0 : j0 + n].copy()
-    a = param_block(alpha, j0, n)
-    b = param_block(beta, j0, n)
-    th = param_block(thr, j0, n)
-    g = param_block(graded, j0, n)
+    j0 = blk * size
+    n = min(size, N - j0)
+    cur = _row(work, 0, size, n)
+    cur[:] = i0[j0 : j0 + n]
+    u = _row(work, 1, size, n)
+    u[:] = u0[j0 : j0 + n]
+    a = block_param(alpha, j0, n, _row(work, 2, size, n))
+    b = block_param(beta, j0, n, _row(work, 3, size, n))
+    th = block_param(thr, j0, n, _row(work, 4, size, n))
+    g = block_param(graded, j0, n, _row(work, 5, size, n))
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
         for k in range(n):
-            up, t_ = u[k], th[k]
+            up, t_ = u[k], pick(th, k)
             fired = up > t_
-            c = a[k] * cur[k] + xr[k]
-            w = b[k] * up + c
+            c = pick(a, k) * cur[k] + xr[k]
+            w = pick(b, k) * up + c
             if reset == 0:
                 v = w - (t_ if fired else zero)
             elif reset == 1:
@@ -48,7 +55,7 @@ def _forward_block(
             else:
                 v = w
             h = v > t_
-            sr[k] = g[k] if h else zero
+            sr[k] = pick(g, k) if h else zero
             cur[k] = c
             if delay:
                 u[k] = v
@@ -72,35 +79,40 @@ def _forward_block(
 
 @njit(parallel=True, cache=True)
 def _forward_parallel(x, i0, u0, alpha, beta, thr, graded, consts, reset, delay, store, spk,
-                      iseq, useq, vpre):  # fmt: skip  # pragma: no cover
-    for blk in prange((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, i0, u0, alpha, beta, thr, graded, consts, reset, delay, store,
-                       spk, iseq, useq, vpre)  # fmt: skip
+                      iseq, useq, vpre, block, lanes):  # fmt: skip  # pragma: no cover
+    # One work buffer per thread (lane), which takes a contiguous run of blocks.
+    blocks = (spk.shape[1] + block - 1) // block
+    for lane in prange(lanes):
+        work = np.empty(FORWARD_ROWS * block, dtype=u0.dtype)
+        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            _forward_block(blk, block, work, x, i0, u0, alpha, beta, thr, graded, consts,
+                           reset, delay, store, spk, iseq, useq, vpre)  # fmt: skip
 
 
 @njit(cache=True)
 def _forward_serial(x, i0, u0, alpha, beta, thr, graded, consts, reset, delay, store, spk,
                     iseq, useq, vpre):  # fmt: skip  # pragma: no cover
-    for blk in range((spk.shape[1] + BLOCK - 1) // BLOCK):
-        _forward_block(blk, x, i0, u0, alpha, beta, thr, graded, consts, reset, delay, store,
-                       spk, iseq, useq, vpre)  # fmt: skip
-
-
-def _threads(shape: tuple[int, int]) -> bool:
-    return shape[1] > BLOCK and shape[0] * shape[1] >= PARALLEL_MIN_ELEMENTS
+    work = np.empty(FORWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    for blk in range((spk.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _forward_block(blk, SERIAL_BLOCK, work, x, i0, u0, alpha, beta, thr, graded, consts,
+                       reset, delay, store, spk, iseq, useq, vpre)  # fmt: skip
 
 
 def synaptic_forward(*args) -> None:
     """(x [Tx, N], i0, u0 [N], alpha, beta, thr, graded [1|N], consts, reset, delay, store,
     spk [T, N], iseq, useq [T|1, N], vpre [T|0, N])."""
+    args = (*args[:3], *shared_scalars(*args[3:7]), *args[7:])
     spk = args[11]
-    (_forward_parallel if _threads(spk.shape) else _forward_serial)(*args)
+    if _threads(spk.shape):
+        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    else:
+        _forward_serial(*args)
 
 
 @njit(cache=True, inline="always")
 def _backward_block(
-    blk, gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded, consts, kind, reset,
-    delay, gx, gi0, gu0, ga, gb, gth, gg,
+    blk, size, work, gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded, consts,
+    kind, reset, delay, gx, gi0, gu0, ga, gb, gth, gg,
 ):  # fmt: skip  # pragma: no cover - compiled
     T, N = useq.shape
     ts = gs.shape[0]
@@ -109,33 +121,35 @@ def _backward_block(
     has_gu = gu.shape[0] > 0
     x_full = gx.shape[0] > 1 or T == 1
     zero, one = consts[0], consts[1]
-    j0 = blk * BLOCK
-    n = min(BLOCK, N - j0)
-    a = param_block(alpha, j0, n)
-    b = param_block(beta, j0, n)
-    th = param_block(thr, j0, n)
-    g = param_block(graded, j0, n)
-    cu = np.zeros(n, dtype=u0.dtype)
-    ci = np.zeros(n, dtype=u0.dtype)
-    acc_x = np.zeros(n, dtype=u0.dtype)
-    acc_a = np.zeros(n, dtype=u0.dtype)
-    acc_b = np.zeros(n, dtype=u0.dtype)
-    acc_th = np.zeros(n, dtype=u0.dtype)
-    acc_g = np.zeros(n, dtype=u0.dtype)
-    z = np.empty(n, dtype=u0.dtype)
-    sg = np.empty(n, dtype=u0.dtype)
+    j0 = blk * size
+    n = min(size, N - j0)
+    a = block_param(alpha, j0, n, _row(work, 0, size, n))
+    b = block_param(beta, j0, n, _row(work, 1, size, n))
+    th = block_param(thr, j0, n, _row(work, 2, size, n))
+    g = block_param(graded, j0, n, _row(work, 3, size, n))
+    cu = _row(work, 4, size, n)
+    ci = _row(work, 5, size, n)
+    acc_x = _row(work, 6, size, n)
+    acc_a = _row(work, 7, size, n)
+    acc_b = _row(work, 8, size, n)
+    acc_th = _row(work, 9, size, n)
+    acc_g = _row(work, 10, size, n)
+    for i in range(4, 11):
+        _row(work, i, size, n)[:] = zero
+    z = _row(work, 11, size, n)
+    sg = _row(work, 12, size, n)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
         ir = i0[j0 : j0 + n] if t == 0 else iseq[t - 1, j0 : j0 + n]
         for k in range(n):
-            z[k] = vr[k] - th[k]
+            z[k] = vr[k] - pick(th, k)
         surrogate_row(kind, consts, z, sg, n)
         for k in range(n):
             gsk = gs[t * gs_step, j0 + k] if ts > 0 else zero
-            gss = gsk * g[k] * sg[k]
+            gss = gsk * pick(g, k) * sg[k]
             gut = cu[k] + (gu[t, j0 + k] if has_gu else zero)
-            up, t_, v = ur[k], th[k], vr[k]
+            up, t_, v = ur[k], pick(th, k), vr[k]
             fired = up > t_
             h = z[k] > zero
             if delay or reset == 2:
@@ -161,8 +175,8 @@ def _backward_block(
             acc_th[k] += dth
             acc_b[k] += gw * up
             acc_a[k] += gc * ir[k]
-            cu[k] = b[k] * gw
-            ci[k] = a[k] * gc
+            cu[k] = pick(b, k) * gw
+            ci[k] = pick(a, k) * gc
             if x_full:
                 gx[t, j0 + k] = gc
             else:
@@ -186,21 +200,34 @@ def _backward_block(
 
 @njit(parallel=True, cache=True)
 def _backward_parallel(gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded, consts,
-                       kind, reset, delay, gx, gi0, gu0, ga, gb, gth, gg):  # fmt: skip
-    for blk in prange((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded,
-                        consts, kind, reset, delay, gx, gi0, gu0, ga, gb, gth, gg)  # fmt: skip
+                       kind, reset, delay, gx, gi0, gu0, ga, gb, gth, gg, block,
+                       lanes):  # fmt: skip  # pragma: no cover - compiled
+    blocks = (useq.shape[1] + block - 1) // block
+    for lane in prange(lanes):
+        work = np.empty(BACKWARD_ROWS * block, dtype=u0.dtype)
+        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            _backward_block(blk, block, work, gs, gi, gu, iseq, useq, vpre, i0, u0, alpha,
+                            beta, thr, graded, consts, kind, reset, delay, gx, gi0, gu0, ga,
+                            gb, gth, gg)  # fmt: skip
 
 
 @njit(cache=True)
 def _backward_serial(gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded, consts,
-                     kind, reset, delay, gx, gi0, gu0, ga, gb, gth, gg):  # fmt: skip
-    for blk in range((useq.shape[1] + BLOCK - 1) // BLOCK):
-        _backward_block(blk, gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded,
-                        consts, kind, reset, delay, gx, gi0, gu0, ga, gb, gth, gg)  # fmt: skip
+                     kind, reset, delay, gx, gi0, gu0, ga, gb, gth,
+                     gg):  # fmt: skip  # pragma: no cover - compiled
+    work = np.empty(BACKWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
+    for blk in range((useq.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
+        _backward_block(blk, SERIAL_BLOCK, work, gs, gi, gu, iseq, useq, vpre, i0, u0, alpha,
+                        beta, thr, graded, consts, kind, reset, delay, gx, gi0, gu0, ga, gb,
+                        gth, gg)  # fmt: skip
 
 
 def synaptic_backward(*args) -> None:
-    """Reverse-time BPTT of ``synaptic_forward`` (argument order of ``_backward_block``)."""
+    """Reverse-time BPTT of ``synaptic_forward`` (argument order of ``_backward_block``
+    after its block, size and work buffer)."""
+    args = (*args[:8], *shared_scalars(*args[8:12]), *args[12:])
     useq = args[4]
-    (_backward_parallel if _threads(useq.shape) else _backward_serial)(*args)
+    if _threads(useq.shape):
+        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    else:
+        _backward_serial(*args)
