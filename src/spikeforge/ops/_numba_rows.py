@@ -9,7 +9,7 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-__all__ = ["array_at", "block_param", "param_block", "pick", "shared_scalars", "surrogate_row"]
+__all__ = ["array_at", "block_param", "pick", "shared_scalars", "surrogate_row"]
 
 
 def pick(p, k):
@@ -80,14 +80,6 @@ def shared_scalars(*params: np.ndarray) -> tuple:
     if all(p.shape[0] == 1 for p in params):
         return tuple(p[0] for p in params)
     return params
-
-
-@njit(cache=True, inline="always")
-def param_block(p, j0, n):  # pragma: no cover - compiled
-    """The parameter of neurons ``j0 … j0+n`` (shared ``[1]`` or ``[N]``) as a new array."""
-    if p.shape[0] == 1:
-        return np.full(n, p[0])
-    return p[j0 : j0 + n].copy()
 
 
 @njit(cache=True, inline="always")
