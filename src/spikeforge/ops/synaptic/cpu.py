@@ -5,6 +5,12 @@ thread (lane) takes a contiguous run of blocks with one work buffer, and a block
 time with ``I`` and ``U`` in rows of that buffer; one pass over the data per direction.
 Parameters are read through ``block_param`` / ``pick`` (shared ones as scalars). Small
 problems run on one thread (waking the pool costs more than they take).
+
+A step of a block runs over 1-D rows taken once per step, with the reset mode, the delay
+and the presence of optional arrays decided outside the loops (the ``_*_row`` functions):
+one loop per step forward, a few short loops over few arrays each backward. Such loops
+vectorise; one that branches per element, indexes 2-D arrays or reads many arrays does
+not. The float operations and their order are those of the equations in the docstrings.
 """
 
 from __future__ import annotations
@@ -17,9 +23,77 @@ from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
 from ..leaky.cpu import _worth_threads as _threads
 
-FORWARD_ROWS = 6  # work rows of a forward block: cur, u, alpha, beta, thr, graded
-BACKWARD_ROWS = 13  # alpha, beta, thr, graded, 7 carries/sums, z, sg
+FORWARD_ROWS = 7  # work rows of a forward block: cur, u, alpha, beta, thr, graded, scratch V
+# alpha, beta, thr, graded, 7 carries/sums, zeros, z, sg, gss, ∂L/∂W, local ∂L/∂I
+BACKWARD_ROWS = 17
 __all__ = ["SURROGATE_IDS", "surrogate_constants", "synaptic_backward", "synaptic_forward"]
+
+
+@njit(cache=True, inline="always")
+def _forward_row(reset, delay, cur, u, a, b, th, g, xr, sr, vr, zero, one):  # pragma: no cover
+    """One time step for a block: ``cur`` (``I``) and ``u`` (``U``) in place, spikes into
+    ``sr``, the pre-reset membrane into ``vr`` when ``not delay``. ``I_t = α I_{t−1} + X_t``;
+    with ``R = H(U_{t−1} − θ)`` and ``W = β U_{t−1} + I_t``: ``V = W − R θ`` (subtract),
+    ``(1 − R) W`` (zero), ``W`` (none); ``S = g H(V − θ)``; ``U_t = V`` (delay) or
+    ``V − (H(V − θ) − R) θ`` (subtract) / ``V − (H(V − θ) − R) V`` (zero) / ``V``. One
+    branch-free loop per mode."""
+    n = u.shape[0]
+    if delay:
+        if reset == 0:
+            for k in range(n):
+                c = pick(a, k) * cur[k] + xr[k]
+                up, t_ = u[k], pick(th, k)
+                v = pick(b, k) * up + c - (t_ if up > t_ else zero)
+                sr[k] = pick(g, k) if v > t_ else zero
+                cur[k] = c
+                u[k] = v
+        elif reset == 1:
+            for k in range(n):
+                c = pick(a, k) * cur[k] + xr[k]
+                up, t_ = u[k], pick(th, k)
+                w = pick(b, k) * up + c
+                v = zero if up > t_ else w
+                sr[k] = pick(g, k) if v > t_ else zero
+                cur[k] = c
+                u[k] = v
+        else:
+            for k in range(n):
+                c = pick(a, k) * cur[k] + xr[k]
+                v = pick(b, k) * u[k] + c
+                sr[k] = pick(g, k) if v > pick(th, k) else zero
+                cur[k] = c
+                u[k] = v
+    elif reset == 0:
+        for k in range(n):
+            c = pick(a, k) * cur[k] + xr[k]
+            up, t_ = u[k], pick(th, k)
+            fired = up > t_
+            v = pick(b, k) * up + c - (t_ if fired else zero)
+            h = v > t_
+            sr[k] = pick(g, k) if h else zero
+            vr[k] = v
+            cur[k] = c
+            u[k] = v - ((one if h else zero) - (one if fired else zero)) * t_
+    elif reset == 1:
+        for k in range(n):
+            c = pick(a, k) * cur[k] + xr[k]
+            up, t_ = u[k], pick(th, k)
+            fired = up > t_
+            w = pick(b, k) * up + c
+            v = zero if fired else w
+            h = v > t_
+            sr[k] = pick(g, k) if h else zero
+            vr[k] = v
+            cur[k] = c
+            u[k] = v - ((one if h else zero) - (one if fired else zero)) * v
+    else:
+        for k in range(n):
+            c = pick(a, k) * cur[k] + xr[k]
+            v = pick(b, k) * u[k] + c
+            sr[k] = pick(g, k) if v > pick(th, k) else zero
+            vr[k] = v
+            cur[k] = c
+            u[k] = v
 
 
 @njit(cache=True, inline="always")
@@ -27,8 +101,11 @@ def _forward_block(
     blk, size, work, x, i0, u0, alpha, beta, thr, graded, consts, reset, delay, store, spk,
     iseq, useq, vpre,
 ):  # fmt: skip  # pragma: no cover - compiled
+    """Block ``blk`` of ``size`` neurons walks all T steps with ``I`` and ``U`` in rows of
+    ``work``; ``iseq``/``useq`` get every step (``store``) or the final state only."""
     T, N = spk.shape
     tx = 1 if x.shape[0] > 1 else 0
+    keep_v = store and not delay
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
@@ -40,35 +117,13 @@ def _forward_block(
     b = block_param(beta, j0, n, _row(work, 3, size, n))
     th = block_param(thr, j0, n, _row(work, 4, size, n))
     g = block_param(graded, j0, n, _row(work, 5, size, n))
+    scratch = _row(work, 6, size, n)
     for t in range(T):
-        xr = x[t * tx, j0 : j0 + n]
-        sr = spk[t, j0 : j0 + n]
-        for k in range(n):
-            up, t_ = u[k], pick(th, k)
-            fired = up > t_
-            c = pick(a, k) * cur[k] + xr[k]
-            w = pick(b, k) * up + c
-            if reset == 0:
-                v = w - (t_ if fired else zero)
-            elif reset == 1:
-                v = zero if fired else w
-            else:
-                v = w
-            h = v > t_
-            sr[k] = pick(g, k) if h else zero
-            cur[k] = c
-            if delay:
-                u[k] = v
-            else:
-                d = (one if h else zero) - (one if fired else zero)
-                if reset == 0:
-                    u[k] = v - d * t_
-                elif reset == 1:
-                    u[k] = v - d * v
-                else:
-                    u[k] = v
-                if store:
-                    vpre[t, j0 + k] = v
+        vr = vpre[t, j0 : j0 + n] if keep_v else scratch
+        _forward_row(
+            reset, delay, cur, u, a, b, th, g, x[t * tx, j0 : j0 + n], spk[t, j0 : j0 + n], vr,
+            zero, one,
+        )  # fmt: skip
         if store:
             iseq[t, j0 : j0 + n] = cur
             useq[t, j0 : j0 + n] = u
@@ -110,16 +165,96 @@ def synaptic_forward(*args) -> None:
 
 
 @njit(cache=True, inline="always")
+def _membrane_grad_row(
+    reset, delay, has_gs, has_gu, cu, gsr, gur, vr, ur, z, sg, th, g, gss, gwr, acc_th,
+    need_th, zero, one,
+):  # fmt: skip  # pragma: no cover - compiled
+    """``∂L/∂W_t`` into ``gwr`` from ``cu`` = ``c^U_t`` (plus the direct ``∂L/∂U_t``, added
+    in place) and ``∂L/∂S_t``; the threshold's term into ``acc_th`` when ``need_th``. With
+    ``gss = ∂L/∂S g σ'``, ``R = H(U_{t−1} − θ)``, ``d = H(V − θ) − R``: ``∂L/∂V = c + gss``
+    (delay, none), ``c (1 − θσ') + gss`` (subtract), ``c (1 − d − Vσ') + gss`` (zero);
+    ``∂L/∂W = (1 − R) ∂L/∂V`` (zero) or ``∂L/∂V``; ``∂L/∂θ += c (θσ' − d) − gss − R ∂L/∂V``
+    (subtract, ``c``'s term only without delay), ``c Vσ' − gss`` (zero, without delay),
+    ``−gss`` otherwise. Short loops over few arrays, each vectorised."""
+    n = cu.shape[0]
+    if has_gu:
+        for k in range(n):
+            cu[k] += gur[k]
+    if has_gs:
+        for k in range(n):
+            gss[k] = gsr[k] * pick(g, k) * sg[k]
+    else:
+        gss[:] = zero
+    if delay or reset == 2:
+        if reset == 1:
+            for k in range(n):
+                gwr[k] = zero if ur[k] > pick(th, k) else cu[k] + gss[k]
+        else:
+            for k in range(n):
+                gwr[k] = cu[k] + gss[k]
+        if need_th:
+            if reset == 0:
+                for k in range(n):
+                    acc_th[k] -= gss[k] + (gwr[k] if ur[k] > pick(th, k) else zero)
+            else:
+                for k in range(n):
+                    acc_th[k] -= gss[k]
+    elif reset == 0:
+        for k in range(n):
+            gwr[k] = cu[k] * (one - pick(th, k) * sg[k]) + gss[k]
+        if need_th:
+            for k in range(n):
+                t_ = pick(th, k)
+                fired = ur[k] > t_
+                d = (one if z[k] > zero else zero) - (one if fired else zero)
+                dth = cu[k] * (t_ * sg[k] - d) - gss[k]
+                acc_th[k] += dth - (gwr[k] if fired else zero)
+    else:
+        for k in range(n):
+            fired = ur[k] > pick(th, k)
+            d = (one if z[k] > zero else zero) - (one if fired else zero)
+            gv = cu[k] * (one - d - vr[k] * sg[k]) + gss[k]
+            gwr[k] = zero if fired else gv
+        if need_th:
+            for k in range(n):
+                acc_th[k] += cu[k] * vr[k] * sg[k] - gss[k]
+
+
+@njit(cache=True, inline="always")
+def _current_grad_row(has_gi, cu, ci, gwr, gir, gcr, a, b):  # pragma: no cover - compiled
+    """``∂L/∂I_t = ∂L/∂W_t + c^I_{t+1} (+ direct)`` into ``gcr``, then the carries
+    ``c^U_{t−1} = β ∂L/∂W_t`` (``cu``) and ``c^I_t = α ∂L/∂I_t`` (``ci``)."""
+    n = cu.shape[0]
+    if has_gi:
+        for k in range(n):
+            gc = gwr[k] + ci[k] + gir[k]
+            gcr[k] = gc
+            ci[k] = pick(a, k) * gc
+    else:
+        for k in range(n):
+            gc = gwr[k] + ci[k]
+            gcr[k] = gc
+            ci[k] = pick(a, k) * gc
+    for k in range(n):
+        cu[k] = pick(b, k) * gwr[k]
+
+
+@njit(cache=True, inline="always")
 def _backward_block(
     blk, size, work, gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded, consts,
     kind, reset, delay, gx, gi0, gu0, ga, gb, gth, gg,
 ):  # fmt: skip  # pragma: no cover - compiled
+    """Block ``blk`` of ``size`` neurons walks time backwards (carries ``c^U``, ``c^I`` and
+    the parameter sums in rows of ``work``); ``∂L/∂X_t = ∂L/∂I_t``, summed over time when
+    ``gx`` has one row (and ``T > 1``)."""
     T, N = useq.shape
     ts = gs.shape[0]
     gs_step = 1 if ts > 1 else 0
     has_gi = gi.shape[0] > 0
     has_gu = gu.shape[0] > 0
     x_full = gx.shape[0] > 1 or T == 1
+    need_a, need_b = ga.shape[0] > 0, gb.shape[0] > 0
+    need_th, need_g = gth.shape[0] > 0, gg.shape[0] > 0 and ts > 0
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
@@ -134,53 +269,42 @@ def _backward_block(
     acc_b = _row(work, 8, size, n)
     acc_th = _row(work, 9, size, n)
     acc_g = _row(work, 10, size, n)
-    for i in range(4, 11):
+    zeros = _row(work, 11, size, n)
+    for i in range(4, 12):
         _row(work, i, size, n)[:] = zero
-    z = _row(work, 11, size, n)
-    sg = _row(work, 12, size, n)
+    z = _row(work, 12, size, n)
+    sg = _row(work, 13, size, n)
+    gss = _row(work, 14, size, n)
+    gwr = _row(work, 15, size, n)
+    gc_local = _row(work, 16, size, n)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
-        ir = i0[j0 : j0 + n] if t == 0 else iseq[t - 1, j0 : j0 + n]
         for k in range(n):
             z[k] = vr[k] - pick(th, k)
         surrogate_row(kind, consts, z, sg, n)
-        for k in range(n):
-            gsk = gs[t * gs_step, j0 + k] if ts > 0 else zero
-            gss = gsk * pick(g, k) * sg[k]
-            gut = cu[k] + (gu[t, j0 + k] if has_gu else zero)
-            up, t_, v = ur[k], pick(th, k), vr[k]
-            fired = up > t_
-            h = z[k] > zero
-            if delay or reset == 2:
-                gv = gut + gss
-                dth = -gss
-            else:
-                d = (one if h else zero) - (one if fired else zero)
-                if reset == 0:
-                    gv = gut * (one - t_ * sg[k]) + gss
-                    dth = gut * (t_ * sg[k] - d) - gss
-                else:
-                    gv = gut * (one - d - v * sg[k]) + gss
-                    dth = gut * v * sg[k] - gss
-            if reset == 1:
-                gw = zero if fired else gv
-            else:
-                gw = gv
-                if reset == 0 and fired:
-                    dth -= gv
-            gc = gw + ci[k] + (gi[t, j0 + k] if has_gi else zero)
-            if h:
-                acc_g[k] += gsk
-            acc_th[k] += dth
-            acc_b[k] += gw * up
-            acc_a[k] += gc * ir[k]
-            cu[k] = pick(b, k) * gw
-            ci[k] = pick(a, k) * gc
-            if x_full:
-                gx[t, j0 + k] = gc
-            else:
-                acc_x[k] += gc
+        gsr = gs[t * gs_step, j0 : j0 + n] if ts > 0 else zeros
+        gur = gu[t, j0 : j0 + n] if has_gu else zeros
+        _membrane_grad_row(
+            reset, delay, ts > 0, has_gu, cu, gsr, gur, vr, ur, z, sg, th, g, gss, gwr, acc_th,
+            need_th, zero, one,
+        )  # fmt: skip
+        if need_b:
+            for k in range(n):
+                acc_b[k] += gwr[k] * ur[k]
+        if need_g:
+            for k in range(n):
+                acc_g[k] += gsr[k] if z[k] > zero else zero
+        gir = gi[t, j0 : j0 + n] if has_gi else zeros
+        gcr = gx[t, j0 : j0 + n] if x_full else gc_local
+        _current_grad_row(has_gi, cu, ci, gwr, gir, gcr, a, b)
+        if need_a:
+            ir = i0[j0 : j0 + n] if t == 0 else iseq[t - 1, j0 : j0 + n]
+            for k in range(n):
+                acc_a[k] += gcr[k] * ir[k]
+        if not x_full:
+            for k in range(n):
+                acc_x[k] += gc_local[k]
     if not x_full:
         gx[0, j0 : j0 + n] = acc_x
     # Written out (a loop over a tuple of arrays miscompiles inside numba's prange).
@@ -188,11 +312,11 @@ def _backward_block(
         gi0[j0 : j0 + n] = ci
     if gu0.shape[0] > 0:
         gu0[j0 : j0 + n] = cu
-    if ga.shape[0] > 0:
+    if need_a:
         ga[j0 : j0 + n] = acc_a
-    if gb.shape[0] > 0:
+    if need_b:
         gb[j0 : j0 + n] = acc_b
-    if gth.shape[0] > 0:
+    if need_th:
         gth[j0 : j0 + n] = acc_th
     if gg.shape[0] > 0:
         gg[j0 : j0 + n] = acc_g
