@@ -78,7 +78,13 @@ def run(neuron, x, cotangents):
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 @pytest.mark.parametrize("params", PARAMS.values(), ids=PARAMS.keys())
-@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+@pytest.mark.parametrize(
+    "shape",
+    # The parallel float64 kernels compile only for these tests (minutes on a cold numba
+    # cache): they run in the slow suite; the serial ones in the default suite.
+    [pytest.param(SHAPES["parallel"], marks=pytest.mark.slow, id="parallel"),
+     pytest.param(SHAPES["serial"], id="serial")],
+)  # fmt: skip
 @pytest.mark.parametrize("name", NEURONS.keys())
 def test_cpu_kernels_equal_the_reference(name, shape, params, reset):
     from spikeforge.ops.leaky import cpu

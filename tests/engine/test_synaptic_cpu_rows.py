@@ -19,8 +19,9 @@ cpu = pytest.importorskip("spikeforge.ops.synaptic.cpu")  # needs numba
 
 F64 = torch.float64
 RESETS = [(r, d) for r in (0, 1, 2) for d in (True, False)]
-# (T, N): one thread and a partial block; several lanes and blocks (parallel path)
-SHAPES = [(6, 37), (60, 1100)]
+# (T, N): one thread and a partial block; several lanes and blocks (parallel path; its
+# float64 kernels compile only for these tests, minutes on a cold cache: slow suite)
+SHAPES = [(6, 37), pytest.param(60, 1100, marks=pytest.mark.slow)]
 
 
 def _inputs(T, N, per_neuron, x_rows, seed):
