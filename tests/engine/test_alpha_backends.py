@@ -351,7 +351,7 @@ def test_parallel_path_and_longer_runs(backend, reset, seed):
     from spikeforge.ops.alpha import cpu
 
     shape = (6, 2, 6_000)
-    assert cpu._threads((shape[0], shape[1] * shape[2]))
+    assert cpu.worth_threads((shape[0], shape[1] * shape[2]))
     cfg = NeuronConfig(sg.ATan(), reset)
     check(backend, shape, cfg, False, torch.float32, seed=seed)
     check(backend, (40, 3, 7), cfg, True, torch.float64, seed=seed)
@@ -363,7 +363,7 @@ def test_cpu_parallel_path(reset):
     from spikeforge.ops.alpha import cpu
 
     shape = (3, 2, 12_000)
-    assert cpu._threads((shape[0], shape[1] * shape[2]))
+    assert cpu.worth_threads((shape[0], shape[1] * shape[2]))
     check("cpu", shape, NeuronConfig(sg.ATan(), reset), False, torch.float32)
 
 

@@ -90,7 +90,7 @@ def test_cpu_kernels_equal_the_reference(name, shape, params, reset):
     from spikeforge.ops.leaky import cpu
 
     steps, batch, features = shape
-    assert cpu._worth_threads((steps, batch * features)) == (shape == SHAPES["parallel"])
+    assert cpu.worth_threads((steps, batch * features)) == (shape == SHAPES["parallel"])
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(shape, generator=gen, dtype=F64) * 1.2 - 0.2).requires_grad_(True)
     results = []

@@ -189,18 +189,18 @@ def test_cpu_parallel_path_matches_reference(reset, delay, per_neuron):
 
     shape = (3, 2, 44_000)  # T·N = 264,000
     n = shape[1] * shape[2]
-    assert cpu._worth_threads((shape[0], n))
-    block, lanes = cpu._parallel_layout((shape[0], n))
+    assert cpu.worth_threads((shape[0], n))
+    block, lanes = cpu.parallel_layout((shape[0], n))
     assert n % block and -(-n // block) > lanes
     cfg = NeuronConfig(sg.ATan(), reset, delay)
     check_against_reference("cpu", shape, cfg, per_neuron, learn=True, dtype=torch.float32)
 
 
 def test_parallel_layout_gives_every_thread_blocks(monkeypatch):
-    from spikeforge.ops.leaky import cpu
+    from spikeforge.ops import _numba_layout as layout
 
     monkeypatch.setattr("numba.get_num_threads", lambda: 2)
-    assert cpu._parallel_layout((100, 262_144)) == (cpu.MAX_BLOCK, 2)  # W3: long blocks
-    assert cpu._parallel_layout((1, 262_144)) == (cpu.STEP_BLOCK, 2)  # one step: L1-sized
-    assert cpu._parallel_layout((500, 8_192)) == (1024, 2)  # W1: 8 blocks of 1024
-    assert cpu._parallel_layout((3, 600)) == (cpu.BLOCK, 2)  # never below BLOCK
+    assert layout.parallel_layout((100, 262_144)) == (layout.MAX_BLOCK, 2)  # W3: long blocks
+    assert layout.parallel_layout((1, 262_144)) == (layout.STEP_BLOCK, 2)  # one step: L1-sized
+    assert layout.parallel_layout((500, 8_192)) == (1024, 2)  # W1: 8 blocks of 1024
+    assert layout.parallel_layout((3, 600)) == (layout.BLOCK, 2)  # never below BLOCK

@@ -93,7 +93,7 @@ def test_dtypes_and_shapes(reset, delay, dtype, shape):
 def test_multithreaded_kernels(reset, delay):
     from spikeforge.ops.leaky import cpu
 
-    assert cpu._worth_threads((1, 70_000))
+    assert cpu.worth_threads((1, 70_000))
     check_lane(
         (2, 1, 70_000), NeuronConfig(sg.ATan(), reset, delay), (0.9, 1.0, 1.0), torch.float32
     )

@@ -162,5 +162,5 @@ def test_cpu_parallel_path(reset, delay):
     from spikeforge.ops.synaptic import cpu
 
     shape = (3, 2, 12_000)
-    assert cpu._threads((shape[0], shape[1] * shape[2]))
+    assert cpu.worth_threads((shape[0], shape[1] * shape[2]))
     check("cpu", shape, NeuronConfig(sg.ATan(), reset, delay), False, torch.float32)

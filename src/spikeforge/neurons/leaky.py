@@ -97,8 +97,8 @@ class Leaky(LIF):
         general path."""
         if not step_cpu.fits(x, mem) or type(self)._step is not Leaky._step:
             return None  # (a subclass with its own step takes the general path)
-        params = (self._lane_param("beta"), self._lane_param("threshold"),
-                  self._lane_param("graded_spikes_factor"))  # fmt: skip
+        params = (self._own_tensor("beta"), self._own_tensor("threshold"),
+                  self._own_tensor("graded_spikes_factor"))  # fmt: skip
         options = (self.spike_grad, self._reset_mechanism, self.reset_delay, self.state_quant,
                    self.inhibition, self._backend)  # fmt: skip
         key = step_cpu.plan_key(x, *params, options)
@@ -113,11 +113,6 @@ class Leaky(LIF):
             plan = step_cpu.plan_step(x, mem, *params, cfg)
         self._lane_cache = (key, plan)
         return plan
-
-    def _lane_param(self, name: str) -> Tensor:
-        """Buffer or parameter ``name`` without ``nn.Module.__getattr__`` (≈1 µs each)."""
-        value = self._buffers.get(name)
-        return self._parameters[name] if value is None else value
 
     def cheap_fused_step(self, x: Tensor) -> bool:
         return step_cpu.lane_runs(x, self.beta, self.threshold, self.graded_spikes_factor)

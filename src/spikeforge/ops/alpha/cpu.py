@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
-from ..leaky.cpu import _worth_threads as _threads
 
 FORWARD_ROWS = 8  # work rows of a forward block: e, i, u, alpha, beta, tau, thr, graded
 BACKWARD_ROWS = 17  # 5 parameters, a zero row, 8 carries/sums, z, sg, the gx row
@@ -32,17 +31,17 @@ def _forward_block(
     zero = consts[0]
     j0 = blk * size
     n = min(size, N - j0)
-    e = _row(work, 0, size, n)
+    e = row(work, 0, size, n)
     e[:] = e0[j0 : j0 + n]
-    i = _row(work, 1, size, n)
+    i = row(work, 1, size, n)
     i[:] = i0[j0 : j0 + n]
-    u = _row(work, 2, size, n)
+    u = row(work, 2, size, n)
     u[:] = u0[j0 : j0 + n]
-    a = block_param(alpha, j0, n, _row(work, 3, size, n))
-    b = block_param(beta, j0, n, _row(work, 4, size, n))
-    tu = block_param(tau, j0, n, _row(work, 5, size, n))
-    th = block_param(thr, j0, n, _row(work, 6, size, n))
-    g = block_param(graded, j0, n, _row(work, 7, size, n))
+    a = block_param(alpha, j0, n, row(work, 3, size, n))
+    b = block_param(beta, j0, n, row(work, 4, size, n))
+    tu = block_param(tau, j0, n, row(work, 5, size, n))
+    th = block_param(thr, j0, n, row(work, 6, size, n))
+    g = block_param(graded, j0, n, row(work, 7, size, n))
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
@@ -107,8 +106,8 @@ def alpha_forward(*args) -> None:
     store_mem, store_syn, spk [T, N], eseq, iseq [T|1, N], useq [T|1, N])."""
     args = (*args[:4], *shared_scalars(*args[4:9]), *args[9:])
     spk = args[13]
-    if _threads(spk.shape):
-        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    if worth_threads(spk.shape):
+        _forward_parallel(*args, *parallel_layout(spk.shape))
     else:
         _forward_serial(*args)
 
@@ -138,25 +137,25 @@ def _backward_block(
     zero = consts[0]
     j0 = blk * size
     n = min(size, N - j0)
-    a = block_param(alpha, j0, n, _row(work, 0, size, n))
-    b = block_param(beta, j0, n, _row(work, 1, size, n))
-    tu = block_param(tau, j0, n, _row(work, 2, size, n))
-    th = block_param(thr, j0, n, _row(work, 3, size, n))
-    g = block_param(graded, j0, n, _row(work, 4, size, n))
-    zrow = _row(work, 5, size, n)
-    ce = _row(work, 6, size, n)
-    ci = _row(work, 7, size, n)
-    acc_x = _row(work, 8, size, n)
-    acc_a = _row(work, 9, size, n)
-    acc_b = _row(work, 10, size, n)
-    acc_tau = _row(work, 11, size, n)
-    acc_th = _row(work, 12, size, n)
-    acc_g = _row(work, 13, size, n)
+    a = block_param(alpha, j0, n, row(work, 0, size, n))
+    b = block_param(beta, j0, n, row(work, 1, size, n))
+    tu = block_param(tau, j0, n, row(work, 2, size, n))
+    th = block_param(thr, j0, n, row(work, 3, size, n))
+    g = block_param(graded, j0, n, row(work, 4, size, n))
+    zrow = row(work, 5, size, n)
+    ce = row(work, 6, size, n)
+    ci = row(work, 7, size, n)
+    acc_x = row(work, 8, size, n)
+    acc_a = row(work, 9, size, n)
+    acc_b = row(work, 10, size, n)
+    acc_tau = row(work, 11, size, n)
+    acc_th = row(work, 12, size, n)
+    acc_g = row(work, 13, size, n)
     for r in range(5, 14):
-        _row(work, r, size, n)[:] = zero
-    z = _row(work, 14, size, n)
-    sg = _row(work, 15, size, n)
-    gxr = _row(work, 16, size, n)
+        row(work, r, size, n)[:] = zero
+    z = row(work, 14, size, n)
+    sg = row(work, 15, size, n)
+    gxr = row(work, 16, size, n)
     for t in range(T - 1, -1, -1):
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
         vr = useq[t, j0 : j0 + n]
@@ -255,7 +254,7 @@ def alpha_backward(*args) -> None:
     its block, size and work buffer)."""
     args = (*args[:10], *shared_scalars(*args[10:15]), *args[15:])
     useq = args[6]
-    if _threads(useq.shape):
-        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    if worth_threads(useq.shape):
+        _backward_parallel(*args, *parallel_layout(useq.shape))
     else:
         _backward_serial(*args)

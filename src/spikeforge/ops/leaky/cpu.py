@@ -1,8 +1,9 @@
 """Fused Leaky kernels for the CPU, compiled with numba (imported lazily; cached on disk).
 
 Layout: every ``[T, N]`` array is row-major (time, neuron). Threads take blocks of
-``BLOCK`` neurons; a block's state lives in small local arrays while the block walks
-time, so each kernel reads and writes every element once per direction. The equations
+neurons (sizes from ``ops/_numba_layout.py``); a block's state lives in small local arrays
+while the block walks time, so each kernel reads and writes every element once per
+direction. The equations
 are those of ``reference.py``; the backward is BPTT in reverse time (see ``op.py``).
 """
 
@@ -11,16 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from .._numba_rows import array_at, block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
 
-BLOCK = 512  # the smallest parallel block (``_parallel_block`` picks the size)
-MAX_BLOCK = 4096
-STEP_BLOCK = 1024  # the longest block for a single step (T = 1)
-SERIAL_BLOCK = 2048  # one thread: larger blocks, one work buffer for all of them
-# Below this many elements one thread beats waking the pool; 2^16 beat 2^18 on the W2 step
-# loop ([128, 1000] per step, 3 runs each, noisy shared machine).
-PARALLEL_MIN_ELEMENTS = 1 << 16
 __all__ = [
     "SURROGATE_IDS",
     "leaky_backward",
@@ -30,12 +25,6 @@ __all__ = [
     "step_layout",
     "surrogate_constants",
 ]
-
-
-@njit(cache=True, inline="always")
-def _row(work, i, size, n):  # pragma: no cover - compiled
-    """Row ``i`` (first ``n`` entries) of a flat ``[rows · size]`` work buffer."""
-    return work[i * size : i * size + n]
 
 
 @njit(cache=True, inline="always")
@@ -96,31 +85,10 @@ def leaky_forward(x, u0, beta, thr, graded, consts, reset, delay, store, spk, us
     """
     beta, thr, graded = shared_scalars(beta, thr, graded)
     args = (x, u0, beta, thr, graded, consts, reset, delay, store, spk, useq, vpre)
-    if _worth_threads(spk.shape):
-        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    if worth_threads(spk.shape):
+        _forward_parallel(*args, *parallel_layout(spk.shape))
     else:
         _forward_serial(*args)
-
-
-def _worth_threads(shape: tuple[int, int]) -> bool:
-    T, N = shape
-    return N > BLOCK and T * N >= PARALLEL_MIN_ELEMENTS
-
-
-def _parallel_layout(shape: tuple[int, int]) -> tuple[int, int]:
-    """``(block, lanes)``: neurons per block and threads for ``shape = (T, N)``. Over many
-    steps long blocks stream better (W3, [100, 262144]: forward 18 -> 12.6 ms, backward
-    17 -> 12.6 ms at 4096 against 512 neurons); a single step is faster with blocks whose
-    work rows stay in L1 ([1, 128000]: 34 µs forward at 1024, 44 µs at 4096). Every thread
-    should get several blocks."""
-    from numba import get_num_threads
-
-    steps, n = shape
-    lanes = get_num_threads()
-    per_block = -(-n // (4 * lanes))
-    longest = MAX_BLOCK if steps > 1 else STEP_BLOCK
-    block = min(longest, max(BLOCK, -(-per_block // 64) * 64))
-    return block, min(lanes, -(-n // block))
 
 
 @njit(parallel=True, cache=True)
@@ -162,12 +130,12 @@ def _forward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
-    u = _row(work, 0, size, n)
+    u = row(work, 0, size, n)
     u[:] = u0[j0 : j0 + n]
-    scratch = _row(work, 1, size, n)
-    b = block_param(beta, j0, n, _row(work, 2, size, n))
-    th = block_param(thr, j0, n, _row(work, 3, size, n))
-    g = block_param(graded, j0, n, _row(work, 4, size, n))
+    scratch = row(work, 1, size, n)
+    b = block_param(beta, j0, n, row(work, 2, size, n))
+    th = block_param(thr, j0, n, row(work, 3, size, n))
+    g = block_param(graded, j0, n, row(work, 4, size, n))
     for t in range(T):
         vr = vpre[t, j0 : j0 + n] if keep_v else scratch
         _forward_row(
@@ -327,15 +295,15 @@ def leaky_backward(
         n = useq.shape[1]
         step = (gs.reshape(-1)[:n], gu.reshape(-1)[:n], useq[0], u0, beta, thr, graded, consts,
                 kind, reset, gx[0], gu0)  # fmt: skip
-        if _worth_threads(useq.shape):
-            _step_backward_parallel(*step, *_parallel_layout(useq.shape))
+        if worth_threads(useq.shape):
+            _step_backward_parallel(*step, *parallel_layout(useq.shape))
         else:
             _step_backward_serial(*step)
         return
     args = (gs, gu, useq, vpre, u0, beta, thr, graded, consts, kind, reset, delay,
             gx, gu0, gb, gth, gg)  # fmt: skip
-    if _worth_threads(useq.shape):
-        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    if worth_threads(useq.shape):
+        _backward_parallel(*args, *parallel_layout(useq.shape))
     else:
         _backward_serial(*args)
 
@@ -476,21 +444,21 @@ def _backward_block(
     zero = consts[0]
     j0 = blk * size
     n = min(size, N - j0)
-    b = block_param(beta, j0, n, _row(work, 0, size, n))
-    th = block_param(thr, j0, n, _row(work, 1, size, n))
-    g = block_param(graded, j0, n, _row(work, 2, size, n))
-    carry = _row(work, 3, size, n)
-    zeros = _row(work, 4, size, n)
-    acc_x = _row(work, 5, size, n)
-    acc_b = _row(work, 6, size, n)
-    acc_th = _row(work, 7, size, n)
-    acc_g = _row(work, 8, size, n)
+    b = block_param(beta, j0, n, row(work, 0, size, n))
+    th = block_param(thr, j0, n, row(work, 1, size, n))
+    g = block_param(graded, j0, n, row(work, 2, size, n))
+    carry = row(work, 3, size, n)
+    zeros = row(work, 4, size, n)
+    acc_x = row(work, 5, size, n)
+    acc_b = row(work, 6, size, n)
+    acc_th = row(work, 7, size, n)
+    acc_g = row(work, 8, size, n)
     for i in range(3, 9):
-        _row(work, i, size, n)[:] = zero
-    gv_local = _row(work, 9, size, n)
-    z = _row(work, 10, size, n)
-    sg = _row(work, 11, size, n)
-    gss = _row(work, 12, size, n)
+        row(work, i, size, n)[:] = zero
+    gv_local = row(work, 9, size, n)
+    z = row(work, 10, size, n)
+    sg = row(work, 11, size, n)
+    gss = row(work, 12, size, n)
     simple = delay or reset == 2
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
@@ -531,9 +499,9 @@ def _backward_block(
 
 def step_layout(n: int) -> tuple[int, int]:
     """``(block, lanes)`` for one step of ``n`` neurons; ``lanes == 1`` runs on one thread."""
-    if not _worth_threads((1, n)):
+    if not worth_threads((1, n)):
         return SERIAL_BLOCK, 1
-    return _parallel_layout((1, n))
+    return parallel_layout((1, n))
 
 
 @njit(cache=True)

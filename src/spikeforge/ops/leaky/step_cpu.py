@@ -66,8 +66,18 @@ def lane_runs(x: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor) -> boo
     float64 input, and parameters that are single numbers needing no gradient."""
     if x.dtype not in _KERNEL_DTYPES or x.device.type != "cpu":
         return False
-    grad = torch.is_grad_enabled()
-    return all(p.numel() == 1 and not (grad and p.requires_grad) for p in (beta, threshold, graded))
+    return _fixed_scalars(beta, threshold, graded)
+
+
+def _fixed_scalars(beta: Tensor, threshold: Tensor, graded: Tensor) -> bool:
+    """Every parameter is a single number needing no gradient (written out long-hand: it
+    runs on every step)."""
+    if beta.numel() != 1 or threshold.numel() != 1 or graded.numel() != 1:
+        return False
+    return not (
+        torch.is_grad_enabled()
+        and (beta.requires_grad or threshold.requires_grad or graded.requires_grad)
+    )
 
 
 def plan_step(
@@ -108,13 +118,8 @@ def plan_key(
     """Everything a step plan depends on besides the tensors, or None when the parameters
     rule the lane out (not single numbers, or needing a gradient). ``options``: the
     neuron's static settings (surrogate, reset, backend, ...). Parameter *values* are read
-    each call, so a change by any route (``.data``, ``fill_``, a new tensor) gets a new plan.
-    Written out long-hand: it runs on every step."""
-    if beta.numel() != 1 or threshold.numel() != 1 or graded.numel() != 1:
-        return None
-    if torch.is_grad_enabled() and (
-        beta.requires_grad or threshold.requires_grad or graded.requires_grad
-    ):
+    each call, so a change by any route (``.data``, ``fill_``, a new tensor) gets a new plan."""
+    if not _fixed_scalars(beta, threshold, graded):
         return None
     return (
         x.dtype, beta.dtype, threshold.dtype, graded.dtype, beta.item(), threshold.item(),

@@ -17,10 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
-from ..leaky.cpu import _worth_threads as _threads
 
 FORWARD_ROWS = 7  # work rows of a forward block: s, u, beta, thr, graded, V, scratch
 BACKWARD_ROWS = 15  # 4 parameters, a zero row, 2 carries, 5 sums, z, sg, scratch
@@ -62,15 +61,15 @@ def _forward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
-    s = _row(work, 0, size, n)
+    s = row(work, 0, size, n)
     s[:] = s0[j0 : j0 + n]
-    u = _row(work, 1, size, n)
+    u = row(work, 1, size, n)
     u[:] = u0[j0 : j0 + n]
-    b = block_param(beta, j0, n, _row(work, 2, size, n))
-    th = block_param(thr, j0, n, _row(work, 3, size, n))
-    g = block_param(graded, j0, n, _row(work, 4, size, n))
-    vw = block_param(vrec, j0, n, _row(work, 5, size, n))
-    scratch = _row(work, 6, size, n)
+    b = block_param(beta, j0, n, row(work, 2, size, n))
+    th = block_param(thr, j0, n, row(work, 3, size, n))
+    g = block_param(graded, j0, n, row(work, 4, size, n))
+    vw = block_param(vrec, j0, n, row(work, 5, size, n))
+    scratch = row(work, 6, size, n)
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
@@ -120,8 +119,8 @@ def rleaky_forward(*args) -> None:
     spk [T, N], useq [T|1, N], vpre [T|0, N])."""
     args = (*args[:3], *shared_scalars(*args[3:7]), *args[7:])
     spk = args[11]
-    if _threads(spk.shape):
-        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    if worth_threads(spk.shape):
+        _forward_parallel(*args, *parallel_layout(spk.shape))
     else:
         _forward_serial(*args)
 
@@ -176,23 +175,23 @@ def _backward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
-    b = block_param(beta, j0, n, _row(work, 0, size, n))
-    th = block_param(thr, j0, n, _row(work, 1, size, n))
-    g = block_param(graded, j0, n, _row(work, 2, size, n))
-    vw = block_param(vrec, j0, n, _row(work, 3, size, n))
-    zeros = _row(work, 4, size, n)
-    cu = _row(work, 5, size, n)
-    cs = _row(work, 6, size, n)
-    acc_x = _row(work, 7, size, n)
-    acc_b = _row(work, 8, size, n)
-    acc_th = _row(work, 9, size, n)
-    acc_g = _row(work, 10, size, n)
-    acc_v = _row(work, 11, size, n)
+    b = block_param(beta, j0, n, row(work, 0, size, n))
+    th = block_param(thr, j0, n, row(work, 1, size, n))
+    g = block_param(graded, j0, n, row(work, 2, size, n))
+    vw = block_param(vrec, j0, n, row(work, 3, size, n))
+    zeros = row(work, 4, size, n)
+    cu = row(work, 5, size, n)
+    cs = row(work, 6, size, n)
+    acc_x = row(work, 7, size, n)
+    acc_b = row(work, 8, size, n)
+    acc_th = row(work, 9, size, n)
+    acc_g = row(work, 10, size, n)
+    acc_v = row(work, 11, size, n)
     for r in range(4, 12):
-        _row(work, r, size, n)[:] = zero
-    z = _row(work, 12, size, n)
-    sg = _row(work, 13, size, n)
-    scratch = _row(work, 14, size, n)
+        row(work, r, size, n)[:] = zero
+    z = row(work, 12, size, n)
+    sg = row(work, 13, size, n)
+    scratch = row(work, 14, size, n)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
@@ -266,7 +265,7 @@ def rleaky_backward(*args) -> None:
     its block, size and work buffer)."""
     args = (*args[:7], *shared_scalars(*args[7:11]), *args[11:])
     useq = args[3]
-    if _threads(useq.shape):
-        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    if worth_threads(useq.shape):
+        _backward_parallel(*args, *parallel_layout(useq.shape))
     else:
         _backward_serial(*args)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
-from ..leaky.cpu import _worth_threads as _threads
 
 FORWARD_ROWS = 9  # work rows of a forward block: s, cur, u, 5 parameters, scratch
 BACKWARD_ROWS = 18  # 5 parameters, a zero row, 3 carries, 6 sums, z, sg, scratch
@@ -65,18 +64,18 @@ def _forward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
-    s = _row(work, 0, size, n)
+    s = row(work, 0, size, n)
     s[:] = s0[j0 : j0 + n]
-    cur = _row(work, 1, size, n)
+    cur = row(work, 1, size, n)
     cur[:] = i0[j0 : j0 + n]
-    u = _row(work, 2, size, n)
+    u = row(work, 2, size, n)
     u[:] = u0[j0 : j0 + n]
-    a = block_param(alpha, j0, n, _row(work, 3, size, n))
-    b = block_param(beta, j0, n, _row(work, 4, size, n))
-    th = block_param(thr, j0, n, _row(work, 5, size, n))
-    g = block_param(graded, j0, n, _row(work, 6, size, n))
-    vw = block_param(vrec, j0, n, _row(work, 7, size, n))
-    scratch = _row(work, 8, size, n)
+    a = block_param(alpha, j0, n, row(work, 3, size, n))
+    b = block_param(beta, j0, n, row(work, 4, size, n))
+    th = block_param(thr, j0, n, row(work, 5, size, n))
+    g = block_param(graded, j0, n, row(work, 6, size, n))
+    vw = block_param(vrec, j0, n, row(work, 7, size, n))
+    scratch = row(work, 8, size, n)
     for t in range(T):
         xr = x[t * tx, j0 : j0 + n]
         sr = spk[t, j0 : j0 + n]
@@ -131,8 +130,8 @@ def rsynaptic_forward(*args) -> None:
     store, spk [T, N], iseq, useq [T|1, N], vpre [T|0, N])."""
     args = (*args[:4], *shared_scalars(*args[4:9]), *args[9:])
     spk = args[13]
-    if _threads(spk.shape):
-        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    if worth_threads(spk.shape):
+        _forward_parallel(*args, *parallel_layout(spk.shape))
     else:
         _forward_serial(*args)
 
@@ -193,26 +192,26 @@ def _backward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
-    a = block_param(alpha, j0, n, _row(work, 0, size, n))
-    b = block_param(beta, j0, n, _row(work, 1, size, n))
-    th = block_param(thr, j0, n, _row(work, 2, size, n))
-    g = block_param(graded, j0, n, _row(work, 3, size, n))
-    vw = block_param(vrec, j0, n, _row(work, 4, size, n))
-    zeros = _row(work, 5, size, n)
-    cu = _row(work, 6, size, n)
-    ci = _row(work, 7, size, n)
-    cs = _row(work, 8, size, n)
-    acc_x = _row(work, 9, size, n)
-    acc_a = _row(work, 10, size, n)
-    acc_b = _row(work, 11, size, n)
-    acc_th = _row(work, 12, size, n)
-    acc_g = _row(work, 13, size, n)
-    acc_v = _row(work, 14, size, n)
+    a = block_param(alpha, j0, n, row(work, 0, size, n))
+    b = block_param(beta, j0, n, row(work, 1, size, n))
+    th = block_param(thr, j0, n, row(work, 2, size, n))
+    g = block_param(graded, j0, n, row(work, 3, size, n))
+    vw = block_param(vrec, j0, n, row(work, 4, size, n))
+    zeros = row(work, 5, size, n)
+    cu = row(work, 6, size, n)
+    ci = row(work, 7, size, n)
+    cs = row(work, 8, size, n)
+    acc_x = row(work, 9, size, n)
+    acc_a = row(work, 10, size, n)
+    acc_b = row(work, 11, size, n)
+    acc_th = row(work, 12, size, n)
+    acc_g = row(work, 13, size, n)
+    acc_v = row(work, 14, size, n)
     for r in range(5, 15):
-        _row(work, r, size, n)[:] = zero
-    z = _row(work, 15, size, n)
-    sg = _row(work, 16, size, n)
-    scratch = _row(work, 17, size, n)
+        row(work, r, size, n)[:] = zero
+    z = row(work, 15, size, n)
+    sg = row(work, 16, size, n)
+    scratch = row(work, 17, size, n)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
@@ -298,7 +297,7 @@ def rsynaptic_backward(*args) -> None:
     after its block and work buffer)."""
     args = (*args[:10], *shared_scalars(*args[10:15]), *args[15:])
     useq = args[5]
-    if _threads(useq.shape):
-        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    if worth_threads(useq.shape):
+        _backward_parallel(*args, *parallel_layout(useq.shape))
     else:
         _backward_serial(*args)

@@ -18,10 +18,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
 from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..leaky.cpu import SERIAL_BLOCK, _parallel_layout, _row
-from ..leaky.cpu import _worth_threads as _threads
 
 FORWARD_ROWS = 7  # work rows of a forward block: cur, u, alpha, beta, thr, graded, scratch V
 # alpha, beta, thr, graded, 7 carries/sums, zeros, z, sg, gss, ∂L/∂W, local ∂L/∂I
@@ -109,15 +108,15 @@ def _forward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
-    cur = _row(work, 0, size, n)
+    cur = row(work, 0, size, n)
     cur[:] = i0[j0 : j0 + n]
-    u = _row(work, 1, size, n)
+    u = row(work, 1, size, n)
     u[:] = u0[j0 : j0 + n]
-    a = block_param(alpha, j0, n, _row(work, 2, size, n))
-    b = block_param(beta, j0, n, _row(work, 3, size, n))
-    th = block_param(thr, j0, n, _row(work, 4, size, n))
-    g = block_param(graded, j0, n, _row(work, 5, size, n))
-    scratch = _row(work, 6, size, n)
+    a = block_param(alpha, j0, n, row(work, 2, size, n))
+    b = block_param(beta, j0, n, row(work, 3, size, n))
+    th = block_param(thr, j0, n, row(work, 4, size, n))
+    g = block_param(graded, j0, n, row(work, 5, size, n))
+    scratch = row(work, 6, size, n)
     for t in range(T):
         vr = vpre[t, j0 : j0 + n] if keep_v else scratch
         _forward_row(
@@ -158,8 +157,8 @@ def synaptic_forward(*args) -> None:
     spk [T, N], iseq, useq [T|1, N], vpre [T|0, N])."""
     args = (*args[:3], *shared_scalars(*args[3:7]), *args[7:])
     spk = args[11]
-    if _threads(spk.shape):
-        _forward_parallel(*args, *_parallel_layout(spk.shape))
+    if worth_threads(spk.shape):
+        _forward_parallel(*args, *parallel_layout(spk.shape))
     else:
         _forward_serial(*args)
 
@@ -258,25 +257,25 @@ def _backward_block(
     zero, one = consts[0], consts[1]
     j0 = blk * size
     n = min(size, N - j0)
-    a = block_param(alpha, j0, n, _row(work, 0, size, n))
-    b = block_param(beta, j0, n, _row(work, 1, size, n))
-    th = block_param(thr, j0, n, _row(work, 2, size, n))
-    g = block_param(graded, j0, n, _row(work, 3, size, n))
-    cu = _row(work, 4, size, n)
-    ci = _row(work, 5, size, n)
-    acc_x = _row(work, 6, size, n)
-    acc_a = _row(work, 7, size, n)
-    acc_b = _row(work, 8, size, n)
-    acc_th = _row(work, 9, size, n)
-    acc_g = _row(work, 10, size, n)
-    zeros = _row(work, 11, size, n)
+    a = block_param(alpha, j0, n, row(work, 0, size, n))
+    b = block_param(beta, j0, n, row(work, 1, size, n))
+    th = block_param(thr, j0, n, row(work, 2, size, n))
+    g = block_param(graded, j0, n, row(work, 3, size, n))
+    cu = row(work, 4, size, n)
+    ci = row(work, 5, size, n)
+    acc_x = row(work, 6, size, n)
+    acc_a = row(work, 7, size, n)
+    acc_b = row(work, 8, size, n)
+    acc_th = row(work, 9, size, n)
+    acc_g = row(work, 10, size, n)
+    zeros = row(work, 11, size, n)
     for i in range(4, 12):
-        _row(work, i, size, n)[:] = zero
-    z = _row(work, 12, size, n)
-    sg = _row(work, 13, size, n)
-    gss = _row(work, 14, size, n)
-    gwr = _row(work, 15, size, n)
-    gc_local = _row(work, 16, size, n)
+        row(work, i, size, n)[:] = zero
+    z = row(work, 12, size, n)
+    sg = row(work, 13, size, n)
+    gss = row(work, 14, size, n)
+    gwr = row(work, 15, size, n)
+    gc_local = row(work, 16, size, n)
     for t in range(T - 1, -1, -1):
         vr = useq[t, j0 : j0 + n] if delay else vpre[t, j0 : j0 + n]
         ur = u0[j0 : j0 + n] if t == 0 else useq[t - 1, j0 : j0 + n]
@@ -351,7 +350,7 @@ def synaptic_backward(*args) -> None:
     after its block, size and work buffer)."""
     args = (*args[:8], *shared_scalars(*args[8:12]), *args[12:])
     useq = args[4]
-    if _threads(useq.shape):
-        _backward_parallel(*args, *_parallel_layout(useq.shape))
+    if worth_threads(useq.shape):
+        _backward_parallel(*args, *parallel_layout(useq.shape))
     else:
         _backward_serial(*args)
