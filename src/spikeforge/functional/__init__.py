@@ -3,6 +3,7 @@
 from . import acc, loss, probe, quant, reg
 from .acc import accuracy_rate, accuracy_temporal
 from .loss import (
+    LossFunctions,
     SpikeTime,
     ce_count_loss,
     ce_max_membrane_loss,
@@ -31,6 +32,7 @@ __all__ = [
     "GradInputMonitor",
     "GradOutputMonitor",
     "InputMonitor",
+    "LossFunctions",
     "OutputMonitor",
     "SpikeTime",
     "acc",

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from .. import surrogate as _surrogate
 from ..ops import _dispatch
 from ..ops.config import RESET_MODES, NeuronConfig
+from ._snntorch_methods import SnnTorchMethods
 from ._state_shapes import broadcast_state, fits_by_broadcast
 
 __all__ = ["LIF", "SpikingNeuron"]
@@ -59,7 +60,7 @@ def check_unit_interval(name: str, tensor: Tensor) -> None:
         )
 
 
-class SpikingNeuron(nn.Module):
+class SpikingNeuron(nn.Module, SnnTorchMethods):
     """Base class: threshold, surrogate, reset mechanism, graded spikes, hidden state."""
 
     state_names: ClassVar[tuple[str, ...]] = ("mem",)
