@@ -9,6 +9,9 @@ Backends:
 ``backend="auto"`` (the default) takes ``SPIKEFORGE_BACKEND`` from the environment if set,
 otherwise the fastest backend that supports the device, dtype and configuration. A backend
 named explicitly (argument or environment) that cannot run raises; it is never swapped.
+While a model is being exported (``torch.onnx.export``, ``torch.export``, ``torch.jit.trace``)
+``auto`` takes the reference: its plain torch ops are what an exported graph can hold; a
+named fused backend raises under the JIT tracer (it would be traced as constants).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "ENV_VAR",
     "FUSED_SURROGATES",
     "BackendSpec",
+    "exporting",
     "register",
     "select_backend",
     "unfusable_reason",
@@ -88,6 +92,15 @@ def unfusable_reason(spike_fn: object, state_quant: object, inhibition: bool) ->
     return None
 
 
+def exporting() -> bool:
+    """True while a model is traced for export: ``torch.export`` (and the dynamo ONNX
+    exporter, which runs it), the TorchScript ONNX exporter and ``torch.jit.trace`` (both
+    trace with the JIT tracer). Fused kernels (numba, Triton, custom ops) cannot enter such
+    a graph; the reference's torch ops can. (``torch.onnx.is_in_onnx_export()`` says
+    nothing more here and costs ~2 µs a call, too much for the step lane's every step.)"""
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
+
+
 def _requested(backend: str) -> str:
     check_backend_name(backend)
     if backend != "auto":
@@ -117,12 +130,18 @@ def select_backend(
     if requested == "reference":
         return "reference"
     if requested == "auto":
-        if reason is not None or (small_step and device.type == "cpu"):
+        if reason is not None or (small_step and device.type == "cpu") or exporting():
             return "reference"
         for spec in sorted(specs.values(), key=lambda s: -s.priority):
             if spec.available() and spec.why_not(device, dtype) is None:
                 return spec.name
         return "reference"
+    if torch.jit.is_tracing():
+        raise ValueError(
+            f"{op}: backend={requested!r} cannot be traced by torch.jit.trace or the "
+            "TorchScript ONNX exporter (its kernel would enter the graph as constants); "
+            "use backend='auto' (or 'reference') to export"
+        )
     spec = specs.get(requested)
     if spec is None:
         raise ValueError(f"{op}: no {requested!r} backend is registered (have {sorted(specs)})")

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
-from .._dispatch import ENV_VAR
+from .._dispatch import ENV_VAR, exporting
 from .._eager import use_custom_op
 from ..config import NeuronConfig
 
@@ -97,7 +97,8 @@ def plan_step(
 
 def fits(x: object, mem: object) -> bool:
     """The tensors suit the lane: CPU float32/float64 ``x`` and ``mem`` of equal shape and
-    dtype, both contiguous, outside ``torch.compile`` (which needs the registered op)."""
+    dtype, both contiguous, outside ``torch.compile`` (which needs the registered op) and
+    export (which needs the reference: ``_dispatch.exporting``)."""
     return (
         isinstance(x, Tensor)
         and isinstance(mem, Tensor)
@@ -109,6 +110,7 @@ def fits(x: object, mem: object) -> bool:
         and x.is_contiguous()
         and mem.is_contiguous()
         and not use_custom_op()
+        and not exporting()
     )
 
 
