@@ -46,6 +46,14 @@ WORKLOADS = ("W1", "W2", "W3")
 BASELINES = ("no-neuron", "no-neuron-step")
 W2_ONLY = ("spikeforge-step", *FC1ONCE_PEERS, *BASELINES)
 SKIP = {(lib, w) for lib in W2_ONLY for w in ("W1", "W3")}
+# W4 (conv SNN) and W6 (recurrent SNN), built in cases_conv_rec.py: "<peer>-conv1once" is the peer
+# given spikeforge's W4 program (conv1 once); "no-neuron" is W4's bound too.
+CONV1ONCE_PEERS = ("spikingjelly-conv1once", "norse-conv1once", "sinabs-conv1once")
+LIBS += CONV1ONCE_PEERS
+WORKLOADS += ("W4", "W6")
+SKIP |= {(lib, w) for lib in (*FC1ONCE_PEERS, "no-neuron-step") for w in ("W4", "W6")}
+SKIP |= {(lib, w) for lib in CONV1ONCE_PEERS for w in ("W1", "W2", "W3", "W6")}
+SKIP |= {("no-neuron", "W6")}
 
 
 @dataclass(frozen=True)
@@ -60,10 +68,14 @@ class Sizes:
     w3_t: int = 100
     w3_b: int = 64
     w3_n: int = 4096
+    w4_t: int = 25  # W4/W6: cases_conv_rec.py
+    w4_b: int = 128
+    w6_t: int = 250
+    w6_b: int = 64
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(w1_t=50, w2_t=5, w3_t=10)
+        return cls(w1_t=50, w2_t=5, w3_t=10, w4_t=3, w6_t=10)
 
 
 @dataclass
@@ -428,6 +440,10 @@ def _no_neuron(workload: str, s: Sizes, step_loop: bool) -> Case:
 
 def build(lib: str, workload: str, sizes: Sizes) -> Case:
     """The case for ``lib`` on ``workload``; raises whatever the library raises."""
+    if workload in ("W4", "W6"):
+        import cases_conv_rec
+
+        return cases_conv_rec.build(lib, workload, sizes)
     if lib == "spikeforge":
         return _spikeforge(workload, sizes, "auto")
     if lib == "spikeforge-ref":

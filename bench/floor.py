@@ -88,7 +88,40 @@ def work(workload: str, s: Sizes) -> dict[str, dict[str, float]]:
             "fwd": {"bytes": 8 * e1, "flops": fc1 + fc2},
             "train": {"bytes": 28 * e1 + 7 * F32 * params, "flops": 2 * fc1 + 3 * fc2},
         }
+    if workload in ("W4", "W6"):
+        return _conv_rec_work(workload, s)
     raise ValueError(f"unknown workload {workload!r}")
+
+
+def _conv_rec_work(workload: str, s: Sizes) -> dict[str, dict[str, float]]:
+    """W4 and W6: matrix/convolution flops plus the neurons' bytes (as W2's hidden layer:
+    8 B per element forward, 28 B training). Training flops are 3x the forward's where the
+    layer's input needs a gradient (weight + input gradient), 2x where it does not."""
+    if workload == "W4":
+        t, b = s.w4_t, s.w4_b
+        conv1 = 2 * b * (12 * 24 * 24) * (1 * 5 * 5)  # once: the image is static
+        conv2 = 2 * t * b * (64 * 8 * 8) * (12 * 5 * 5)
+        fc = 2 * t * b * 1024 * 10
+        e = t * b * (12 * 12 * 12 + 64 * 4 * 4)  # the two hidden neuron layers
+        params = 12 * 26 + 64 * 301 + 10 * 1025
+        return {
+            "fwd": {"bytes": 8 * e, "flops": conv1 + conv2 + fc},
+            "train": {"bytes": 28 * e + 7 * F32 * params,
+                      "flops": 2 * conv1 + 3 * (conv2 + fc)},
+        }  # fmt: skip
+    t, b, n = s.w6_t, s.w6_b, 256
+    fc1 = 2 * t * b * 700 * n
+    rec = 2 * t * b * n * n
+    fc2 = 2 * t * b * n * 20
+    e = t * b * n
+    params = 700 * n + n + n * n + n + n * 20 + 20
+    # The binary input is read by fc1 (4 B per element) and again for its weight gradient.
+    x_bytes = t * b * 700 * F32
+    return {
+        "fwd": {"bytes": 8 * e + x_bytes, "flops": fc1 + rec + fc2},
+        "train": {"bytes": 28 * e + 2 * x_bytes + 7 * F32 * params,
+                  "flops": 2 * fc1 + 3 * (rec + fc2)},
+    }  # fmt: skip
 
 
 def floor(workload: str, s: Sizes, bandwidth: float, flops_rate: float) -> dict[str, dict]:

@@ -47,7 +47,7 @@ def probe(lib: str, workload: str, quick: bool) -> dict:
     """Run in the child: returns {"peak_mb", "baseline_mb", "method"}."""
     import cases
 
-    warm = cases.Sizes(w1_t=2, w2_t=2, w3_t=2, w3_n=64)
+    warm = cases.Sizes(w1_t=2, w2_t=2, w3_t=2, w3_n=64, w4_t=2, w6_t=2)
     cases.build(lib, workload, warm).train()
     case = cases.build(lib, workload, cases.Sizes.quick() if quick else cases.Sizes())
     rss = _status_kib("VmRSS")

@@ -41,12 +41,16 @@ MODES = ("fwd", "train")
 
 # The targets: speed-up against the fastest peer on the training step.
 W2_GOAL = 3.5
+W4_GOAL = 2.0
 TARGETS = (
     ("W3", "spikeforge", "peer", 4.0),
     ("W2", "spikeforge", "peer", W2_GOAL),  # peers: tutorial 5 ported to their multi-step APIs
     ("W1", "spikeforge", "peer", 1.5),
     ("W2", "spikeforge-step", "snntorch", 1.15),
+    ("W4", "spikeforge", "peer", W4_GOAL),
+    ("W6", "spikeforge", "peer", 3.0),
 )
+W4_NO_NEURON_TARGET = 1.5  # spikeforge's W4 training time within 1.5x of the no-neuron bound
 W3_FLOOR_TARGET = 3.0
 
 
@@ -90,6 +94,7 @@ def library_version(lib: str) -> str:
 
     aliases = {"spikeforge-step": "spikeforge", "spikeforge-ref": "spikeforge"}
     aliases |= {peer: peer.removesuffix("-fc1once") for peer in cases.FC1ONCE_PEERS}
+    aliases |= {peer: peer.removesuffix("-conv1once") for peer in cases.CONV1ONCE_PEERS}
     module = aliases | dict.fromkeys(cases.BASELINES, "torch")
     module = module.get(lib, lib)
     try:
@@ -161,7 +166,9 @@ def add_ratios(records: list[dict], floors: dict) -> None:
         ok = [r for r in records if r["workload"] == w and r["status"] == "ok"]
         for mode in MODES:
             key = f"{mode}_median_s"
-            for group, suffix in ((cases.PEERS, "peer"), (cases.FC1ONCE_PEERS, "fc1once_peer")):
+            groups = ((cases.PEERS, "peer"), (cases.FC1ONCE_PEERS, "fc1once_peer"),
+                      (cases.CONV1ONCE_PEERS, "conv1once_peer"))  # fmt: skip
+            for group, suffix in groups:
                 best = min((r for r in ok if r["lib"] in group), key=lambda r: r[key], default=None)
                 for r in ok if best is not None else ():
                     r[f"{mode}_fastest_{suffix}"] = best["lib"]
@@ -241,6 +248,23 @@ def verdicts(records: list[dict]) -> list[dict]:
              "value": r["train_speedup_vs_fc1once_peer"], "goal": W2_GOAL,
              "met": r["train_speedup_vs_fc1once_peer"] >= W2_GOAL,
              "no_neuron_bound": None if bound is None else best / bound["train_median_s"]}
+        )  # fmt: skip
+    r = by.get(("W4", "spikeforge"))
+    if r is not None and "train_speedup_vs_conv1once_peer" in r:
+        bound = by.get(("W4", "no-neuron"))
+        best = by[("W4", r["train_fastest_conv1once_peer"])]["train_median_s"]
+        out.append(
+            {"target": f"W4 spikeforge train speed-up vs fastest conv1-once peer "
+                       f"({r['train_fastest_conv1once_peer']})",
+             "value": r["train_speedup_vs_conv1once_peer"], "goal": W4_GOAL,
+             "met": r["train_speedup_vs_conv1once_peer"] >= W4_GOAL,
+             "no_neuron_bound": None if bound is None else best / bound["train_median_s"]}
+        )  # fmt: skip
+    if r is not None and ("W4", "no-neuron") in by:
+        value = r["train_median_s"] / by[("W4", "no-neuron")]["train_median_s"]
+        out.append(
+            {"target": "W4 spikeforge train time / no-neuron bound", "value": value,
+             "goal": W4_NO_NEURON_TARGET, "met": value <= W4_NO_NEURON_TARGET}
         )  # fmt: skip
     r = by.get(("W3", "spikeforge"))
     if r is not None:
