@@ -7,11 +7,13 @@ SNNTORCH_TOP_LEVEL = [
     "LIF",
     "Lapicque",
     "Leaky",
+    "LinearLeaky",
     "RLeaky",
     "RSynaptic",
     "SConv2dLSTM",
     "SLSTM",
     "SpikingNeuron",
+    "StateLeaky",
     "Synaptic",
 ]
 SNNTORCH_MODULES = ["backprop", "functional", "spikegen", "spikeplot", "surrogate", "utils"]

@@ -5,11 +5,13 @@ from .alpha import Alpha, AlphaState
 from .iaf import IAF
 from .lapicque import Lapicque, LapicqueState
 from .leaky import Leaky, LeakyState
+from .linearleaky import LinearLeaky
 from .refractory import GradedRefractory, GradedRefractoryState
 from .rleaky import RLeaky, RLeakyState
 from .rsynaptic import RSynaptic, RSynapticState
 from .sconv2dlstm import SConv2dLSTM, SConv2dLSTMState
 from .slstm import SLSTM, SLSTMState
+from .stateleaky import StateLeaky
 from .synaptic import Synaptic, SynapticState
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "LapicqueState",
     "Leaky",
     "LeakyState",
+    "LinearLeaky",
     "RLeaky",
     "RLeakyState",
     "RSynaptic",
@@ -32,6 +35,7 @@ __all__ = [
     "SConv2dLSTMState",
     "SLSTMState",
     "SpikingNeuron",
+    "StateLeaky",
     "Synaptic",
     "SynapticState",
 ]
