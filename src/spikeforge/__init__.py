@@ -28,6 +28,7 @@ from .neurons import (
     SConv2dLSTM,
     SpikingNeuron,
     Synaptic,
+    SynapticDelay,
 )
 from .nir import export_to_nir, import_from_nir
 
@@ -46,6 +47,7 @@ __all__ = [
     "SConv2dLSTM",
     "SpikingNeuron",
     "Synaptic",
+    "SynapticDelay",
     "__version__",
     "backprop",
     "export_to_nir",

@@ -11,6 +11,7 @@ from .rsynaptic import RSynaptic, RSynapticState
 from .sconv2dlstm import SConv2dLSTM, SConv2dLSTMState
 from .slstm import SLSTM, SLSTMState
 from .synaptic import Synaptic, SynapticState
+from .synapticdelay import SynapticDelay
 
 __all__ = [
     "IAF",
@@ -33,5 +34,6 @@ __all__ = [
     "SLSTMState",
     "SpikingNeuron",
     "Synaptic",
+    "SynapticDelay",
     "SynapticState",
 ]
