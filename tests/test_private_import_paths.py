@@ -31,6 +31,7 @@ PATHS = [
     ("_neurons.slstm", ["SLSTM"], spikeforge.neurons),
     ("_neurons.stateleaky", ["StateLeaky"], spikeforge.neurons),
     ("_neurons.synaptic", ["Synaptic"], spikeforge.neurons),
+    ("_neurons.synapticdelay", ["SynapticDelay"], spikeforge.neurons),  # snnTorch after 1.0.0
     ("_layers.bntt", ["BatchNormTT1d", "BatchNormTT2d"], spikeforge),
     ("_layers.graded_spikes", ["GradedSpikes"], spikeforge),
 ]

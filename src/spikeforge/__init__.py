@@ -30,6 +30,7 @@ from .neurons import (
     SpikingNeuron,
     StateLeaky,
     Synaptic,
+    SynapticDelay,
 )
 from .nir import export_to_nir, import_from_nir
 
@@ -50,6 +51,7 @@ __all__ = [
     "SpikingNeuron",
     "StateLeaky",
     "Synaptic",
+    "SynapticDelay",
     "__version__",
     "backprop",
     "export_to_nir",

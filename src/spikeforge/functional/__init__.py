@@ -1,6 +1,6 @@
 """snnTorch's ``functional`` (used as ``SF``): losses, accuracy, regularisers, probes."""
 
-from . import acc, loss, probe, quant, reg
+from . import acc, loss, probe, quant, reg, stdp_learner
 from .acc import accuracy_rate, accuracy_temporal
 from .loss import (
     LossFunctions,
@@ -54,5 +54,6 @@ __all__ = [
     "quant",
     "reg",
     "state_quant",
+    "stdp_learner",
     "unpack_len1_tuple",
 ]
