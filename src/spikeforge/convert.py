@@ -189,11 +189,13 @@ def convert_to_snn(
 
 
 def reset_neurons(net: nn.Module) -> None:
-    """Forget the hidden state of every spiking neuron inside ``net`` (this net only)."""
+    """Forget the hidden state of every spiking neuron inside ``net`` (this net only), and
+    of the NIR readouts and delays (``spikeforge.nir.modules``) it holds."""
     from .neurons import SpikingNeuron
+    from .nir.modules import _StatefulNode
 
     for module in net.modules():
-        if isinstance(module, SpikingNeuron):
+        if isinstance(module, (SpikingNeuron, _StatefulNode)):
             module.reset_mem()
 
 

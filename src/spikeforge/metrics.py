@@ -18,10 +18,22 @@ Definitions follow NeuroBench (Yik et al., "NeuroBench", 2024):
 
 Every count is a total over the calls made while the hooks were installed; divide by the
 number of samples for NeuroBench's per-sample figures (``summary(num_samples=N)`` does).
+
+**Energy** is estimated from the counts with a technology table (:class:`EnergyTable`;
+default 45 nm CMOS, 32-bit float: 0.9 pJ per accumulate, 4.6 pJ per multiply-accumulate,
+Horowitz, ISSCC 2014, the figures most SNN papers cite):
+
+* SNN: ``E = effective ACs · E_AC + effective MACs · E_MAC`` per connection layer;
+* ANN: the same network making the same calls with dense activations,
+  ``E = dense MACs · E_MAC``.
+
+Only synaptic operations are costed (no neuron updates, memory traffic or data movement),
+so both are lower bounds for comparison, not a hardware measurement.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,7 +43,16 @@ from torch import Tensor, nn
 
 from .neurons import SpikingNeuron
 
-__all__ = ["ActivityRecorder", "ConnectionCounts", "NeuronCounts", "OpCounter", "format_summary"]
+__all__ = [
+    "ENERGY_45NM",
+    "ActivityRecorder",
+    "ConnectionCounts",
+    "EnergyTable",
+    "NeuronCounts",
+    "OpCounter",
+    "format_energy",
+    "format_summary",
+]
 
 _CONNECTIONS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
@@ -111,6 +132,52 @@ class ActivityRecorder(_Hooks):
         for store in (self.spikes, self.membranes):
             for records in store.values():
                 records.clear()
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """Energy of one synaptic operation, in picojoules, for a technology.
+
+    ``pj_per_ac``: an accumulate (a spike arriving: add the weight);
+    ``pj_per_mac``: a multiply-accumulate (an analog input: multiply, then add).
+    Replace it to cost another technology: ``EnergyTable("my chip", 0.1, 0.5)``.
+    """
+
+    name: str = "45 nm"
+    pj_per_ac: float = 0.9
+    pj_per_mac: float = 4.6
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"EnergyTable name must be a str, got {type(self.name).__name__}")
+        for field_name in ("pj_per_ac", "pj_per_mac"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(
+                    f"EnergyTable {field_name} must be a number of picojoules, "
+                    f"got {type(value).__name__}"
+                )
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"EnergyTable {field_name} must be finite and >= 0 pJ, got {value}"
+                )
+
+    def snn_pj(self, effective_acs: float, effective_macs: float) -> float:
+        """``ACs · E_AC + MACs · E_MAC``: what the spiking network's operations cost."""
+        return effective_acs * self.pj_per_ac + effective_macs * self.pj_per_mac
+
+    def ann_pj(self, dense_macs: float) -> float:
+        """``dense MACs · E_MAC``: the same calls with every input nonzero and analog."""
+        return dense_macs * self.pj_per_mac
+
+
+ENERGY_45NM = EnergyTable()
+
+
+def _check_table(energy: Any) -> EnergyTable:
+    if not isinstance(energy, EnergyTable):
+        raise TypeError(f"energy must be an EnergyTable, got {type(energy).__name__}")
+    return energy
 
 
 @dataclass
@@ -217,10 +284,19 @@ class OpCounter(_Hooks):
             "firing_rate": spikes / acts if acts else 0.0,
         }
 
-    def summary(self, num_samples: int | None = None) -> dict[str, Any]:
-        """Per-layer and total counts as plain data; ops divided by ``num_samples`` if given."""
+    def summary(
+        self, num_samples: int | None = None, energy: EnergyTable | None = ENERGY_45NM
+    ) -> dict[str, Any]:
+        """Per-layer and total counts as plain data; ops divided by ``num_samples`` if given.
+
+        With an ``energy`` table (default 45 nm; None leaves energy out), each connection
+        layer and the totals also carry ``snn_energy_pj`` and ``ann_energy_pj`` (see the
+        module docstring), and ``"energy_table"`` names the table.
+        """
         if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 1):
             raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        if energy is not None:
+            _check_table(energy)
         scale = 1.0 / num_samples if num_samples else 1.0
         ops = ("dense_macs", "effective_macs", "effective_acs")
         layers: dict[str, dict[str, Any]] = {}
@@ -236,7 +312,32 @@ class OpCounter(_Hooks):
         totals = self.totals()
         for key in ops:
             totals[key] *= scale
-        return {"per_sample": num_samples is not None, "layers": layers, "totals": totals}
+        out = {"per_sample": num_samples is not None, "layers": layers, "totals": totals}
+        if energy is not None:
+            for row in (*(r for r in layers.values() if r["kind"] == "connection"), totals):
+                row["snn_energy_pj"] = energy.snn_pj(row["effective_acs"], row["effective_macs"])
+                row["ann_energy_pj"] = energy.ann_pj(row["dense_macs"])
+            out["energy_table"] = asdict(energy)
+        return out
+
+    def energy(
+        self, table: EnergyTable = ENERGY_45NM, num_samples: int | None = None
+    ) -> dict[str, Any]:
+        """Estimated energy in pJ: ``{"layers": {name: {"snn_pj", "ann_pj"}}, "totals":
+        {"snn_pj", "ann_pj"}}`` for the connection layers, per sample if ``num_samples``."""
+        full = self.summary(num_samples, _check_table(table))
+        layers = {
+            name: {"snn_pj": row["snn_energy_pj"], "ann_pj": row["ann_energy_pj"]}
+            for name, row in full["layers"].items()
+            if row["kind"] == "connection"
+        }
+        t = full["totals"]
+        return {
+            "table": table,
+            "per_sample": full["per_sample"],
+            "layers": layers,
+            "totals": {"snn_pj": t["snn_energy_pj"], "ann_pj": t["ann_energy_pj"]},
+        }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -263,3 +364,30 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{t['effective_acs']:>14,.0f} {t['firing_rate']:>7.4f} {t['activation_sparsity']:>8.4f}"
     )
     return "\n".join(lines)
+
+
+def _joules(pj: float) -> str:
+    """``1234.5`` pJ -> ``"1.23 nJ"``: three significant figures in the largest fitting unit."""
+    for unit, size in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= size:
+            return f"{pj / size:.3g} {unit}"
+    return f"{pj:.3g} pJ"
+
+
+def format_energy(summary: dict[str, Any], table: EnergyTable | None = None) -> str:
+    """One line: the SNN's and the ANN-equivalent's estimated energy from the counts of
+    :meth:`OpCounter.summary` (what ``spikeforge train`` prints). ``table`` defaults to the
+    one the summary names, else 45 nm."""
+    if table is None:
+        stored = summary.get("energy_table")
+        table = EnergyTable(**stored) if stored else ENERGY_45NM
+    _check_table(table)
+    t = summary["totals"]
+    snn = table.snn_pj(t["effective_acs"], t["effective_macs"])
+    ann = table.ann_pj(t["dense_macs"])
+    unit = "per sample" if summary["per_sample"] else "total"
+    ratio = f" (ANN/SNN {ann / snn:.3g}x)" if snn > 0 else ""
+    return (
+        f" energy ({table.name}: {table.pj_per_ac:g} pJ/AC, {table.pj_per_mac:g} pJ/MAC)"
+        f"  SNN {_joules(snn)} vs ANN {_joules(ann)} {unit}{ratio}"
+    )

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import spikeforge as snn
-from spikeforge.metrics import ActivityRecorder, OpCounter, format_summary
+from spikeforge.metrics import ENERGY_45NM, ActivityRecorder, OpCounter, format_summary
 
 
 def _fixed_linear(weight: list[list[float]]) -> nn.Linear:
@@ -102,3 +102,81 @@ def test_recorder_keeps_spikes_and_membranes_per_layer():
         rec.stack("0")
     with pytest.raises(ValueError, match="no spiking neuron"):
         ActivityRecorder(nn.Linear(2, 2))
+
+
+# -- energy estimates ---------------------------------------------------------------------------
+
+
+def _counted(net: nn.Module, x: torch.Tensor, steps: int) -> OpCounter:
+    with OpCounter(net) as counter:
+        for _ in range(steps):
+            net(x)
+    return counter
+
+
+def test_energy_of_spiking_input_matches_hand_computation():
+    # The counts of the test above: layer 0 does 18 ACs (dense 18), layer 2 12 ACs (dense 18).
+    counter = _counted(_net(), torch.tensor([[1.0, 1.0, 1.0]]), 3)
+    energy = counter.energy()
+    assert energy["table"] == ENERGY_45NM and (ENERGY_45NM.pj_per_ac, ENERGY_45NM.pj_per_mac) == (
+        0.9,
+        4.6,
+    )
+    assert energy["layers"]["0"]["snn_pj"] == pytest.approx(18 * 0.9)  # 16.2 pJ
+    assert energy["layers"]["2"]["snn_pj"] == pytest.approx(12 * 0.9)  # 10.8 pJ
+    assert energy["layers"]["0"]["ann_pj"] == pytest.approx(18 * 4.6)  # 82.8 pJ
+    assert energy["totals"]["snn_pj"] == pytest.approx(27.0)
+    assert energy["totals"]["ann_pj"] == pytest.approx(165.6)
+    assert set(energy["layers"]) == {"0", "2"}  # neurons cost no synaptic operations
+
+
+def test_energy_of_analog_input_costs_multiply_accumulates():
+    # x = [.5, 1, 0] is not binary: layer 0 does 2 nonzero inputs × fan-out 2 = 4 MACs
+    # (dense 6). Currents [1.5, 0] -> spikes [1, 0]; layer 2 then does 1 × 3 = 3 ACs (dense 6).
+    counter = _counted(_net(), torch.tensor([[0.5, 1.0, 0.0]]), 1)
+    energy = counter.energy()
+    assert energy["layers"]["0"]["snn_pj"] == pytest.approx(4 * 4.6)  # 18.4 pJ
+    assert energy["layers"]["2"]["snn_pj"] == pytest.approx(3 * 0.9)  # 2.7 pJ
+    assert energy["totals"]["snn_pj"] == pytest.approx(21.1)
+    assert energy["totals"]["ann_pj"] == pytest.approx(12 * 4.6)  # 55.2 pJ
+
+
+def test_energy_table_is_replaceable_and_per_sample():
+    from spikeforge.metrics import EnergyTable
+
+    counter = _counted(_net(), torch.tensor([[1.0, 1.0, 1.0]]), 3)
+    table = EnergyTable("test node", pj_per_ac=0.5, pj_per_mac=2.0)
+    energy = counter.energy(table, num_samples=3)
+    assert energy["per_sample"] and energy["table"] is table
+    assert energy["totals"]["snn_pj"] == pytest.approx(30 * 0.5 / 3)  # 5 pJ per sample
+    assert energy["totals"]["ann_pj"] == pytest.approx(36 * 2.0 / 3)  # 24 pJ per sample
+    summary = counter.summary(num_samples=3, energy=table)
+    assert summary["layers"]["2"]["snn_energy_pj"] == pytest.approx(12 * 0.5 / 3)
+    assert summary["energy_table"] == {"name": "test node", "pj_per_ac": 0.5, "pj_per_mac": 2.0}
+    assert "energy_table" not in counter.summary(energy=None)
+
+
+def test_energy_line_formats_units_and_ratio():
+    from spikeforge.metrics import EnergyTable, format_energy
+
+    counter = _counted(_net(), torch.tensor([[1.0, 1.0, 1.0]]), 3)
+    line = format_energy(counter.summary())
+    assert line == (
+        " energy (45 nm: 0.9 pJ/AC, 4.6 pJ/MAC)  SNN 27 pJ vs ANN 166 pJ total (ANN/SNN 6.13x)"
+    )
+    # The table stored in the summary is used (metrics.json keeps it); nJ above 1000 pJ.
+    big = EnergyTable("big", pj_per_ac=100.0, pj_per_mac=1000.0)
+    line = format_energy(counter.summary(num_samples=3, energy=big))
+    assert "SNN 1 nJ vs ANN 12 nJ per sample" in line and line.startswith(" energy (big:")
+
+
+def test_energy_table_rejects_bad_values():
+    from spikeforge.metrics import EnergyTable
+
+    with pytest.raises(ValueError, match="pj_per_ac must be finite and >= 0"):
+        EnergyTable(pj_per_ac=-1.0)
+    with pytest.raises(TypeError, match="pj_per_mac must be a number"):
+        EnergyTable(pj_per_mac="4.6")
+    counter = OpCounter(_net())
+    with pytest.raises(TypeError, match="energy must be an EnergyTable, got str"):
+        counter.energy("45nm")

@@ -251,3 +251,16 @@ def test_dynamo_exporter_multi_step_matches_onnxruntime(name, kwargs, shape):
     pytest.importorskip("onnxscript")
     neuron = _make(name, kwargs, step_mode="multi")
     _export_and_compare(neuron, (torch.rand(STEPS, *shape) * 1.5,), dynamo=True)
+
+
+def test_readme_onnx_example_runs():
+    import re
+    import textwrap
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"\*\*ONNX and `torch.export`\*\*.*?```python\n(.*?)```", readme, re.S)
+    assert block is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(textwrap.dedent(block.group(1)), "README.md", "exec"), {})

@@ -332,9 +332,9 @@ def summary(result: TrainResult) -> str:
     if c.model == "fc" and c.neuron == "leaky" and c.encoding == "direct" and c.limit is None:
         lines.append(" snnTorch tutorial 5 (same net, 1 epoch, count_first_index): 93.87%")
     if result.operations is not None:
-        from ..metrics import format_summary
+        from ..metrics import format_energy, format_summary
 
-        lines += ["-" * 72, format_summary(result.operations)]
+        lines += ["-" * 72, format_summary(result.operations), format_energy(result.operations)]
     lines += [
         "-" * 72,
         f" results in {result.folder}/",

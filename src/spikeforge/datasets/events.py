@@ -1,9 +1,11 @@
-"""Event-camera data as spike frames ``[T, B, C, H, W]``: N-MNIST, Tonic datasets, synthetic.
+"""Event data as spike frames ``[T, B, C, H, W]``: N-MNIST, SHD, DVS-Gesture, Tonic, synthetic.
 
 Events follow Tonic's convention: a numpy structured array with fields ``x``, ``y``, ``t``
-(microseconds) and ``p`` (polarity 0/1), and ``sensor_size = (W, H, P)``. Frames are event
-counts per time bin, polarity channel and pixel: ``frame[t, p, y, x]`` (Tonic's ``ToFrame``
-layout); :func:`collate_frames` stacks samples along dim 1, giving time-major batches.
+(microseconds) and ``p`` (polarity 0/1), and ``sensor_size = (W, H, P)``; audio events
+(SHD) have no ``y`` and ``sensor_size = (channels, 1, 1)``. Frames are event counts per time
+bin, polarity channel and pixel: ``frame[t, p, y, x]``, or ``frame[t, p, x]`` without ``y``
+(Tonic's ``ToFrame`` layouts); :func:`collate_frames` stacks samples along dim 1, giving
+time-major batches.
 
 Tonic is optional and never imported here: a Tonic dataset (``ds[i] -> (events, target)``
 with ``ds.sensor_size``) and Tonic transforms (callables on events, e.g.
@@ -24,8 +26,11 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 __all__ = [
+    "AUDIO_EVENT_DTYPE",
     "EVENT_DTYPE",
     "NMNIST",
+    "SHD",
+    "DVSGesture",
     "EventFrames",
     "SyntheticEvents",
     "collate_frames",
@@ -35,16 +40,17 @@ __all__ = [
 ]
 
 EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
+AUDIO_EVENT_DTYPE = np.dtype([("t", np.int64), ("x", np.int16), ("p", np.int8)])  # no y
 _NMNIST_OVERFLOW_Y = 240  # a y of 240 marks a timestamp wrap (+2**13 µs from there on)
 
 
 def _check_events(events: Any) -> np.ndarray:
     names = getattr(getattr(events, "dtype", None), "names", None) or ()
-    missing = [f for f in ("x", "y", "t", "p") if f not in names]
+    missing = [f for f in ("x", "t", "p") if f not in names]
     if missing:
         raise TypeError(
-            f"events must be a structured array with fields x, y, t, p; missing {missing} "
-            f"(got {type(events).__name__} with fields {names})"
+            f"events must be a structured array with fields x, y, t, p (y optional); missing "
+            f"{missing} (got {type(events).__name__} with fields {names})"
         )
     return events
 
@@ -56,7 +62,9 @@ def events_to_frames(
     time_window: float | None = None,
     start_time: float | None = None,
 ) -> Tensor:
-    """Count events into frames ``[T, P, H, W]`` (float32).
+    """Count events into frames ``[T, P, H, W]`` (float32), or ``[T, P, W]`` for events
+    without ``y`` (audio). A single-polarity sensor (``P = 1``) counts every event in channel
+    0 whatever its ``p`` (Tonic gives SHD's events ``p = 1``), as long as ``p`` takes one value.
 
     Exactly one of ``num_steps`` (T equal bins from ``start_time`` to the last event) or
     ``time_window`` (bins of that many µs; T = as many as the recording needs) is given.
@@ -67,9 +75,14 @@ def events_to_frames(
     if (num_steps is None) == (time_window is None):
         raise ValueError("give exactly one of num_steps and time_window")
     width, height, channels = (int(s) for s in sensor_size)
+    has_y = "y" in events.dtype.names
     x = events["x"].astype(np.int64)
-    y = events["y"].astype(np.int64)
+    y = events["y"].astype(np.int64) if has_y else np.zeros_like(x)
     p = events["p"].astype(np.int64)
+    if channels == 1 and len(p):
+        if np.unique(p).size > 1:
+            raise ValueError(f"a single-polarity sensor got polarities {sorted(set(p.tolist()))}")
+        p = np.zeros_like(p)
     t = events["t"].astype(np.float64)
     if len(events) and (x.min() < 0 or x.max() >= width or y.min() < 0 or y.max() >= height):
         raise ValueError(f"event coordinates fall outside sensor_size (W={width}, H={height})")
@@ -92,7 +105,8 @@ def events_to_frames(
     keep = bins >= 0  # events before start_time are dropped
     flat = ((bins[keep].astype(np.int64) * channels + p[keep]) * height + y[keep]) * width + x[keep]
     counts = np.bincount(flat, minlength=steps * channels * height * width)
-    return torch.from_numpy(counts.astype(np.float32)).reshape(steps, channels, height, width)
+    frames = torch.from_numpy(counts.astype(np.float32)).reshape(steps, channels, height, width)
+    return frames if has_y else frames[:, :, 0]
 
 
 def collate_frames(batch: Sequence[tuple[Tensor, Any]]) -> tuple[Tensor, Tensor]:
@@ -239,6 +253,139 @@ class NMNIST(Dataset):
         if self.target_transform is not None:
             label = self.target_transform(label)
         return events, label
+
+
+# -- SHD (Spiking Heidelberg Digits) -----------------------------------------------------------
+
+
+class SHD(Dataset):
+    """The Spiking Heidelberg Digits from their HDF5 files ``shd_train.h5`` / ``shd_test.h5``.
+
+    Layout (Cramer et al. 2020, as Tonic reads it): ``spikes/times`` holds one float array of
+    spike times in seconds per sample, ``spikes/units`` the matching input channels (0–699),
+    ``labels`` the class (0–19). Items are ``(events, label)`` with events of
+    ``AUDIO_EVENT_DTYPE`` (``t`` in µs, ``x`` the channel, ``p = 1`` as Tonic writes) and
+    ``sensor_size = (700, 1, 1)``. ``root`` holds the file, or an ``SHD`` folder that does
+    (Tonic's layout). Needs ``h5py`` (installed with Tonic: ``spikeforge[events]``).
+    """
+
+    sensor_size = (700, 1, 1)
+    ordering = ("t", "x", "p")
+
+    def __init__(
+        self,
+        root: str | Path,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+    ) -> None:
+        name = "shd_train.h5" if train else "shd_test.h5"
+        base = Path(root)
+        path = next((f for f in (base / name, base / "SHD" / name) if f.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(
+                f"SHD file {name} not found under {base} (or {base / 'SHD'}); download and "
+                "unzip it there yourself, spikeforge does not"
+            )
+        try:
+            import h5py
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError(
+                "reading SHD needs h5py: pip install 'spikeforge[events]'"
+            ) from err
+        with h5py.File(path, "r") as file:
+            missing = [k for k in ("spikes/times", "spikes/units", "labels") if k not in file]
+            if missing:
+                raise ValueError(f"{path}: not an SHD file, it lacks {missing}")
+            self.times = [np.asarray(t, dtype=np.float64) for t in file["spikes/times"]]
+            self.units = [np.asarray(u) for u in file["spikes/units"]]
+            self.labels = np.asarray(file["labels"]).astype(np.int64)
+        if not len(self.times) == len(self.units) == len(self.labels):
+            raise ValueError(f"{path}: spikes/times, spikes/units and labels differ in length")
+        self.path = path
+        self.transform, self.target_transform = transform, target_transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        times, units = self.times[index], self.units[index]
+        events = np.empty(len(times), dtype=AUDIO_EVENT_DTYPE)
+        events["t"] = (times * 1e6).astype(np.int64)  # seconds -> µs, truncated as Tonic does
+        events["x"], events["p"] = units, 1
+        label: Any = int(self.labels[index])
+        if self.transform is not None:
+            events = self.transform(events)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return events, label
+
+
+# -- DVS-Gesture -------------------------------------------------------------------------------
+
+
+class DVSGesture(Dataset):
+    """IBM DVS-Gesture in Tonic's preprocessed layout (each recording cut per gesture).
+
+    ``root/ibmGestureTrain/user<NN>_<lighting>/<label>.npy`` (``ibmGestureTest`` for the test
+    split; ``root`` may also be the folder above ``DVSGesture``): each file is an ``[N, 4]``
+    array of ``x, y, p, t`` with ``t`` in ms. Items are ``(events, label)`` with events of
+    ``EVENT_DTYPE`` (``t`` in µs) and ``sensor_size = (128, 128, 2)``; ``users[i]`` and
+    ``lighting[i]`` describe sample ``i``. Nothing is downloaded.
+    """
+
+    sensor_size = (128, 128, 2)
+    ordering = ("x", "y", "t", "p")
+
+    def __init__(
+        self,
+        root: str | Path,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+    ) -> None:
+        split = "ibmGestureTrain" if train else "ibmGestureTest"
+        base = Path(root)
+        folder = next((d for d in (base / split, base / "DVSGesture" / split) if d.is_dir()), None)
+        if folder is None:
+            raise FileNotFoundError(
+                f"DVS-Gesture folder {split} not found under {base} (or {base / 'DVSGesture'}); "
+                "download and extract it there yourself, spikeforge does not"
+            )
+        self.files: list[tuple[Path, int]] = []
+        self.users: list[int] = []
+        self.lighting: list[str] = []
+        for session in sorted(d for d in folder.iterdir() if d.is_dir()):
+            user, _, light = session.name.partition("_")
+            if not (user.startswith("user") and user[4:].isdigit() and light):
+                continue
+            for path in sorted(session.glob("*.npy"), key=lambda f: f.name):
+                if path.stem.isdigit():
+                    self.files.append((path, int(path.stem)))
+                    self.users.append(int(user[4:]))
+                    self.lighting.append(light)
+        if not self.files:
+            raise FileNotFoundError(f"no user<NN>_<lighting>/<label>.npy files under {folder}")
+        self.transform, self.target_transform = transform, target_transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        path, label = self.files[index]
+        raw = np.load(path)
+        if raw.ndim != 2 or raw.shape[1] != 4:
+            raise ValueError(f"{path}: expected an [N, 4] array of x, y, p, t, got {raw.shape}")
+        events = np.empty(len(raw), dtype=EVENT_DTYPE)
+        events["x"], events["y"] = raw[:, 0], raw[:, 1]
+        events["p"] = raw[:, 2] != 0  # (Tonic reads p as bool)
+        events["t"] = (raw[:, 3] * 1000).astype(np.int64)  # ms -> µs, as Tonic converts
+        target: Any = label
+        if self.transform is not None:
+            events = self.transform(events)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return events, target
 
 
 # -- synthetic events ------------------------------------------------------------------------

@@ -15,6 +15,10 @@ so a ``Leaky`` with decay ``β`` and unit input gain is written as
   input→lif, lif→w_rec, w_rec→lif, lif→output; ``w_rec`` is ``Affine`` (dense),
   ``Conv2d`` (convolutional) or ``Scale(V)`` (``all_to_all=False``). The edge w_rec→lif is
   a recurrence, so it carries the previous step's spikes, as in ``U_t = … + rec(S_{t-1})``.
+* the readouts and delay of :mod:`spikeforge.nir.modules`: ``LeakyIntegrator`` → ``LI(tau =
+  dt/(1−β), r = gain·tau/dt, v_leak = 0)`` (``I(r = gain)`` when ``β = 1``), ``Integrator`` →
+  ``I``, ``SynapticIntegrator`` → ``CubaLI`` (as ``Synaptic`` → ``CubaLIF``, ``w_in`` carrying
+  the gain), ``Delay`` → ``Delay(delay = steps·dt)``.
 
 Resets. NIR 1.0.x neurons only know a hard reset to ``v_reset`` in the step of the spike.
 spikeforge's default subtract reset (``U −= θ`` one step after the spike) has no NIR field,
@@ -45,6 +49,7 @@ from torch import Tensor, nn
 
 from ..neurons import SpikingNeuron
 from .modules import Scale, SumPool2d, Threshold
+from .modules import _StatefulNode as StatefulNode
 
 __all__ = ["DEFAULT_DT", "export_to_nir"]
 
@@ -127,6 +132,41 @@ def _recurrent_node(module: SpikingNeuron, shape: tuple[int, ...], dt: float):
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(cell.metadata))
 
 
+def _readout_node(module: nn.Module, shape: tuple[int, ...], dt: float):
+    """``LeakyIntegrator`` → ``LI`` (``I`` when ``β = 1``), ``Integrator`` → ``I``,
+    ``SynapticIntegrator`` → ``CubaLI``, ``Delay`` → ``Delay(τ = steps·dt)``; the decays and
+    gains also go into ``metadata`` so that the import is exact (inverse of ``import_``)."""
+    import nir
+
+    from . import modules as nodes
+
+    meta: dict[str, Any] = {"spikeforge.class": type(module).__name__}
+    meta["step_mode"] = module.step_mode
+    for name in ("alpha", "beta", "gain"):
+        value = getattr(module, name, None)
+        if isinstance(value, Tensor):
+            array = value.detach().cpu().numpy().copy()
+            meta[name] = float(array) if array.ndim == 0 else array
+    zeros = np.zeros(shape)
+    if isinstance(module, nodes.Delay):
+        return nir.Delay(delay=_np(module.steps.double() * dt, shape), metadata=meta)
+    if isinstance(module, nodes.Integrator):
+        return nir.I(r=_np(module.r, shape), metadata=meta)
+    gain = _np(module.gain, shape)
+    beta = _np(module.beta, shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau_mem = dt / (1 - beta)
+        if isinstance(module, nodes.SynapticIntegrator):
+            tau_syn = dt / (1 - _np(module.alpha, shape))
+            return nir.CubaLI(
+                tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=zeros,
+                w_in=gain * tau_syn / dt, metadata=meta,
+            )  # fmt: skip
+        if np.all(beta == 1):
+            return nir.I(r=gain, metadata=meta)
+        return nir.LI(tau=tau_mem, r=gain * tau_mem / dt, v_leak=zeros, metadata=meta)
+
+
 def _pool_args(module: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pair = nn.modules.utils._pair
     stride = module.stride if module.stride is not None else module.kernel_size
@@ -191,6 +231,8 @@ def _flatten_node(shape: tuple[int, ...], start_dim: int, end_dim: int, lead: in
 
 
 def _node_for(module: nn.Module, shape: tuple[int, ...], dt: float, lead: int):
+    if isinstance(module, StatefulNode):
+        return _readout_node(module, shape, dt)
     if isinstance(module, SpikingNeuron):
         if hasattr(module, "all_to_all"):
             return _recurrent_node(module, shape, dt)
@@ -200,7 +242,7 @@ def _node_for(module: nn.Module, shape: tuple[int, ...], dt: float, lead: int):
 
 class _Tracer(torch.fx.Tracer):
     def is_leaf_module(self, module: nn.Module, qualname: str) -> bool:
-        if isinstance(module, (SpikingNeuron, *_LAYERS)):
+        if isinstance(module, (SpikingNeuron, StatefulNode, *_LAYERS)):
             return True
         return super().is_leaf_module(module, qualname)
 
@@ -232,7 +274,7 @@ def _trace(net: nn.Module, sample: Tensor, lead: int, fwd_args: tuple = ()):
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
     graph = _Tracer().trace(net, concrete_args=concrete or None)
     gm = torch.fx.GraphModule(net, graph)
-    neurons = [m for m in net.modules() if isinstance(m, SpikingNeuron)]
+    neurons = [m for m in net.modules() if isinstance(m, (SpikingNeuron, StatefulNode))]
     saved = [{n: getattr(m, n) for n in m.state_names} for m in neurons]
     try:
         with torch.no_grad():

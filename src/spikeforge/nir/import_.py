@@ -20,6 +20,15 @@ forward Euler at step ``dt`` (given, else ``graph.metadata["spikeforge.dt"]``, e
 * a nested graph ``{Input, LIF|CubaLIF, Affine|Linear|Scale|Conv2d, Output}`` with the
   neuron→weight→neuron loop → ``RLeaky`` / ``RSynaptic`` with those recurrent weights.
 
+Non-spiking nodes and delays become the small modules of :mod:`spikeforge.nir.modules`
+(their output is the membrane ``v_t``; ``Delay`` outputs its input ``τ`` earlier):
+
+* ``LI(τ, r, v_leak=0)`` → ``LeakyIntegrator(β = 1 − dt/τ, gain = r·dt/τ)``;
+* ``I(r)`` → ``Integrator(r)`` (``v_t = v_{t-1} + r I_t``, as ``IF``);
+* ``CubaLI(τ_syn, τ_mem, r, v_leak=0, w_in)`` → ``SynapticIntegrator(α = 1 − dt/τ_syn,
+  β = 1 − dt/τ_mem, gain = w_in·(dt/τ_syn)·r·(dt/τ_mem))``;
+* ``Delay(τ)`` → ``Delay(steps = τ/dt)``, which must be whole numbers of steps.
+
 NIR resets to ``v_reset`` in the step of the spike, so these neurons get
 ``reset_mechanism="zero", reset_delay=False``. ``v_leak ≠ 0``, ``v_reset ≠ 0`` and
 ``dt > τ`` (a negative decay) have no spikeforge form and raise ``ValueError``.
@@ -34,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import modules as _nodes
 from .modules import NIRGraphModule, Scale, SumPool2d, Threshold
 
 __all__ = ["import_from_nir"]
@@ -136,6 +146,42 @@ def _neuron(node, name: str, dt: float) -> nn.Module:
     if "spikeforge.class" in meta:
         return _from_metadata(meta)
     return _standard_neuron(node, name, dt)
+
+
+def _readout(node, name: str, dt: float) -> nn.Module:
+    """``LI``, ``I``, ``CubaLI`` or ``Delay`` as the matching module of ``nir.modules``
+    (rebuilt exactly from spikeforge's metadata when present)."""
+    import nir
+
+    meta = getattr(node, "metadata", None) or {}
+    step_mode = _meta_value(meta.get("step_mode", "single"))
+    cls_name = _meta_value(meta.get("spikeforge.class", ""))
+    if cls_name in ("LeakyIntegrator", "SynapticIntegrator"):
+        cls = getattr(_nodes, cls_name)
+        names = ("alpha", "beta", "gain") if cls_name == "SynapticIntegrator" else ("beta", "gain")
+        return cls(*(_meta_value(meta[k]) for k in names), step_mode=step_mode)
+    if isinstance(node, nir.Delay):
+        steps = np.asarray(node.delay, dtype=np.float64) / dt
+        whole = np.rint(steps)
+        if np.any(np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)) or np.any(whole < 0):
+            raise ValueError(
+                f"import_from_nir: node {name!r} delays by {np.asarray(node.delay).tolist()} s, "
+                f"not a whole number of steps of dt = {dt}; import with a dt that divides it"
+            )
+        return _nodes.Delay(torch.as_tensor(whole.astype(np.int64)), step_mode=step_mode)
+    if isinstance(node, nir.I):
+        return _nodes.Integrator(_tensor(node.r), step_mode=step_mode)
+    if isinstance(node, nir.LI):
+        _check_standard(node, name, dt, ("tau",))
+        tau = np.asarray(node.tau)
+        gain = np.asarray(node.r) * dt / tau
+        return _nodes.LeakyIntegrator(_tensor(1 - dt / tau), _tensor(gain), step_mode=step_mode)
+    _check_standard(node, name, dt, ("tau_syn", "tau_mem"))
+    tau_syn, tau_mem = np.asarray(node.tau_syn), np.asarray(node.tau_mem)
+    gain = np.asarray(node.w_in) * dt / tau_syn * np.asarray(node.r) * dt / tau_mem
+    return _nodes.SynapticIntegrator(
+        _tensor(1 - dt / tau_syn), _tensor(1 - dt / tau_mem), _tensor(gain), step_mode=step_mode
+    )
 
 
 def _pool_args(node) -> tuple:
@@ -242,6 +288,8 @@ def _module_for(node, name: str, dt: float, lead: int = 1) -> nn.Module:
 
     if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
         return _neuron(node, name, dt)
+    if isinstance(node, (nir.LI, nir.I, nir.CubaLI, nir.Delay)):
+        return _readout(node, name, dt)
     if isinstance(node, nir.Affine):
         return _linear(node.weight, node.bias)
     if isinstance(node, nir.Linear):
@@ -265,7 +313,7 @@ def _module_for(node, name: str, dt: float, lead: int = 1) -> nn.Module:
     raise TypeError(
         f"import_from_nir: node {name!r} is a {type(node).__name__}, which spikeforge cannot "
         "import (supported: Affine, Linear, Conv1d, Conv2d, Flatten, AvgPool2d, SumPool2d, "
-        "Scale, Threshold, IF, LIF, CubaLIF and nested graphs)"
+        "Scale, Threshold, IF, LIF, CubaLIF, LI, I, CubaLI, Delay and nested graphs)"
     )
 
 

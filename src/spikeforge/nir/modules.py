@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NIRGraphModule", "Scale", "SumPool2d", "Threshold"]
+__all__ = [
+    "Delay",
+    "Integrator",
+    "LeakyIntegrator",
+    "NIRGraphModule",
+    "Scale",
+    "SumPool2d",
+    "SynapticIntegrator",
+    "Threshold",
+]
 
 
 class Scale(nn.Module):
@@ -145,3 +154,143 @@ def _schedule(start: str, names: list[str], edges: list[tuple[str, str]]):
         raise ValueError(f"NIR graph: nodes {unreachable} cannot be reached from {start!r}")
     order = [n for n in reversed(post) if n != start]
     return order, back
+
+
+# -- stateful readouts and delays (NIR LI, I, CubaLI, Delay) ----------------------------------
+
+
+def _decay(name: str, value) -> Tensor:
+    tensor = torch.as_tensor(value, dtype=torch.float32)
+    if torch.isnan(tensor).any() or ((tensor < 0) | (tensor > 1)).any():
+        raise ValueError(f"{name} must lie in [0, 1], got {tensor.tolist()}")
+    return tensor
+
+
+class _StatefulNode(nn.Module):
+    """A node that keeps state between calls, one time step per call (``step_mode="single"``)
+    or a whole ``[T, B, ...]`` sequence per call (``"multi"``). ``reset_mem()`` forgets it;
+    a new batch size or shape starts from rest."""
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, step_mode: str = "single") -> None:
+        super().__init__()
+        if step_mode not in ("single", "multi"):
+            raise ValueError(f"step_mode must be 'single' or 'multi', got {step_mode!r}")
+        self.step_mode = step_mode
+        for name in self.state_names:
+            self.register_buffer(name, torch.zeros(0), persistent=False)
+
+    def reset_mem(self) -> None:
+        for name in self.state_names:
+            setattr(self, name, torch.zeros(0))
+
+    def _state(self, name: str, x: Tensor, shape: torch.Size | None = None) -> Tensor:
+        value = getattr(self, name)
+        shape = x.shape if shape is None else shape
+        if value.shape != shape or value.dtype != x.dtype or value.device != x.device:
+            return x.new_zeros(shape)
+        return value
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            raise TypeError(
+                f"{type(self).__name__}: input must be a floating-point tensor, got "
+                f"{getattr(x, 'dtype', type(x).__name__)}"
+            )
+        if self.step_mode == "multi":
+            return torch.stack([self.step(x_t) for x_t in x])
+        return self.step(x)
+
+    def step(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class LeakyIntegrator(_StatefulNode):
+    """Non-spiking leaky readout (NIR ``LI``): ``v_t = β v_{t−1} + g x_t``, returns ``v_t``.
+
+    From ``τ v̇ = (v_leak − v) + r I`` with forward Euler at step ``dt``: ``β = 1 − dt/τ``,
+    ``g = r·dt/τ`` (``v_leak = 0``).
+    """
+
+    state_names = ("mem",)
+
+    def __init__(self, beta, gain=1.0, step_mode: str = "single") -> None:
+        super().__init__(step_mode)
+        self.register_buffer("beta", _decay("beta", beta))
+        self.register_buffer("gain", torch.as_tensor(gain, dtype=torch.float32))
+
+    def step(self, x: Tensor) -> Tensor:
+        self.mem = self.beta * self._state("mem", x) + self.gain * x
+        return self.mem
+
+
+class Integrator(_StatefulNode):
+    """Non-spiking integrator (NIR ``I``): ``v_t = v_{t−1} + r x_t``, returns ``v_t``
+    (``v̇ = r I`` read per step, as ``IF`` is)."""
+
+    state_names = ("mem",)
+
+    def __init__(self, r=1.0, step_mode: str = "single") -> None:
+        super().__init__(step_mode)
+        self.register_buffer("r", torch.as_tensor(r, dtype=torch.float32))
+
+    def step(self, x: Tensor) -> Tensor:
+        self.mem = self._state("mem", x) + self.r * x
+        return self.mem
+
+
+class SynapticIntegrator(_StatefulNode):
+    """Non-spiking current-based readout (NIR ``CubaLI``), ``Synaptic`` without the spike:
+    ``I_t = α I_{t−1} + g x_t``, ``v_t = β v_{t−1} + I_t``, returns ``v_t``.
+
+    From NIR's ``τ_syn İ = −I + w_in S``, ``τ_mem v̇ = (v_leak − v) + r I`` with forward
+    Euler: ``α = 1 − dt/τ_syn``, ``β = 1 − dt/τ_mem``, ``g = w_in·(dt/τ_syn)·r·(dt/τ_mem)``.
+    """
+
+    state_names = ("syn", "mem")
+
+    def __init__(self, alpha, beta, gain=1.0, step_mode: str = "single") -> None:
+        super().__init__(step_mode)
+        self.register_buffer("alpha", _decay("alpha", alpha))
+        self.register_buffer("beta", _decay("beta", beta))
+        self.register_buffer("gain", torch.as_tensor(gain, dtype=torch.float32))
+
+    def step(self, x: Tensor) -> Tensor:
+        self.syn = self.alpha * self._state("syn", x) + self.gain * x
+        self.mem = self.beta * self._state("mem", x) + self.syn
+        return self.mem
+
+
+class Delay(_StatefulNode):
+    """Fixed integer delay per neuron (NIR ``Delay``): ``y_t = x_{t−d}``, zero before.
+
+    ``steps`` holds ``d ≥ 0`` for each neuron (a number, or a tensor that broadcasts to one
+    step's ``[...]`` without batch); NIR's delay ``τ`` in seconds is ``d = τ/dt``.
+    """
+
+    state_names = ("history",)
+
+    def __init__(self, steps, step_mode: str = "single") -> None:
+        super().__init__(step_mode)
+        steps_t = torch.as_tensor(steps)
+        if steps_t.is_floating_point():
+            if not torch.equal(steps_t, steps_t.round()):
+                raise ValueError(f"steps must be whole numbers, got {steps_t.tolist()}")
+        elif steps_t.dtype == torch.bool:
+            raise TypeError("steps must be integers, got bool")
+        steps_t = steps_t.to(torch.long)
+        if (steps_t < 0).any():
+            raise ValueError(f"steps must be >= 0, got {steps_t.tolist()}")
+        self.register_buffer("steps", steps_t)
+        self.depth = int(steps_t.max()) if steps_t.numel() else 0
+
+    def step(self, x: Tensor) -> Tensor:
+        if self.depth == 0:
+            return x
+        # history[k] holds x_{t−1−k}; with x_t in front, entry d is x_{t−d}.
+        history = self._state("history", x, torch.Size((self.depth, *x.shape)))
+        window = torch.cat([x.unsqueeze(0), history])
+        index = self.steps.expand(x.shape).unsqueeze(0)
+        self.history = window[:-1]
+        return window.gather(0, index).squeeze(0)
