@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from .errors import CLIError
 from .options import TrainConfig
 
 __all__ = ["DataError", "batches", "encode", "load_split"]
 
 
-class DataError(RuntimeError):
+class DataError(CLIError, RuntimeError):
     """The dataset is missing; the message says how to get it."""
 
 
