@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 
 __all__ = ["DEBUG_ENV", "build_parser", "main"]
 
@@ -74,7 +75,17 @@ def _sigterm_as_exception():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"spikeforge: warning: {message}", file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning  # restored when the block ends
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("train", "demo"):
         from .train import run_train
 
