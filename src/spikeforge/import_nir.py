@@ -21,8 +21,11 @@ __all__ = ["NIRNetwork", "import_from_nir"]
 class NIRNetwork(nn.Module):
     """An imported NIR graph, called as snnTorch's import is: ``(x, state=None) -> (out, state)``.
 
-    ``state`` maps every node name to ``None`` (the neurons hold their states themselves); a
-    passed ``state`` is accepted and returned unchanged. ``network`` is the spikeforge module
+    ``out`` is what reaches the graph's output node: spikes, also when the last neuron was
+    exported with ``output=True`` (snnTorch's import drops that flag; the top-level
+    :func:`spikeforge.import_from_nir` keeps it and returns ``(spk, mem)``). ``state`` maps
+    every node name to ``None`` (the neurons hold their states themselves); a passed
+    ``state`` is accepted and returned unchanged. ``network`` is the spikeforge module
     that runs the graph (an ``nn.Sequential`` or a ``NIRGraphModule``).
     """
 
@@ -36,7 +39,10 @@ class NIRNetwork(nn.Module):
             state = dict.fromkeys(self.node_names)
         elif not isinstance(state, dict):
             raise TypeError(f"state must be a dict or None, got {type(state).__name__}")
-        return self.network(input), state
+        out = self.network(input)
+        if isinstance(out, tuple):  # a last neuron exported with output=True: (spk, mem)
+            out = out[0]
+        return out, state
 
     def reset_mem(self) -> None:
         """Forget every neuron's state."""

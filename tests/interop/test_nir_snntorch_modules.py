@@ -166,3 +166,18 @@ def test_ignore_dims_may_name_only_the_batch_axis():
         export_to_nir(net, torch.rand(2, 4), ignore_dims=[1])
     with pytest.raises(TypeError, match="ignore_dims"):
         export_to_nir(net, torch.rand(2, 4), ignore_dims=["0"])
+
+
+def test_out_is_the_spikes_even_after_output_true_as_in_snntorch():
+    """snnTorch's documented example: the last Leaky has output=True."""
+    torch.manual_seed(3)
+    lif2 = snn.Leaky(beta=0.9, init_hidden=True, output=True)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), snn.Leaky(beta=0.9, init_hidden=True),
+                        nn.Linear(8, 3), lif2)  # fmt: skip
+    again = import_from_nir(export_to_nir(net, torch.randn(1, 12), model_name="snntorch"))
+    x = torch.rand(4, 12) * 3
+    with torch.no_grad():
+        out, state = again(x)
+        spk, _ = net(x)
+    assert isinstance(out, torch.Tensor) and torch.equal(out, spk)
+    assert "output" in state

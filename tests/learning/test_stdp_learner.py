@@ -7,6 +7,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import spikeforge as sf
@@ -14,7 +16,7 @@ from spikeforge.functional import stdp_learner as ours
 
 theirs = pytest.importorskip("snntorch.functional.stdp_learner")
 
-STEPS = 20
+STEPS = 50
 
 
 def _spikes(*shape, p=0.3):
@@ -245,3 +247,32 @@ def test_bad_arguments_are_named():
     fc(torch.ones(1, 3))  # the synapse ran, the neuron did not
     with pytest.raises(RuntimeError, match="1 synapse calls but 0 neuron calls"):
         learner.step()
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    kernel=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    padding=st.integers(0, 1),
+    size=st.integers(3, 7),
+    seed=st.integers(0, 2**16),
+)
+def test_conv2d_and_linear_parity_on_random_shapes(
+    batch, c_in, c_out, kernel, stride, padding, size, seed
+):
+    torch.manual_seed(seed)
+    conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding).double()
+    ins = _spikes(8, batch, c_in, size, size)
+    outs = _spikes(8, *conv(ins[0]).shape)
+    got = _run(ours.stdp_conv2d_single_step, conv, ins, outs, 2.0, 5.0)
+    want = _run(theirs.stdp_conv2d_single_step, conv, ins, outs, 2.0, 5.0)
+    _assert_same(got, want)
+    fc = nn.Linear(c_in * size, c_out * kernel).double()
+    ins, outs = _spikes(8, batch, c_in * size), _spikes(8, batch, c_out * kernel)
+    for name in ("stdp_linear_single_step", "mstdp_linear_single_step"):
+        got = _run(getattr(ours, name), fc, ins, outs, 3.0, 2.0)
+        want = _run(getattr(theirs, name), fc, ins, outs, 3.0, 2.0)
+        _assert_same(got, want)
