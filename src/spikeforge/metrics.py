@@ -226,6 +226,8 @@ class OpCounter(_Hooks):
         with OpCounter(net) as counter:
             for x in batches: net(x)
         print(format_summary(counter.summary(num_samples=len(dataset))))
+        print(format_energy(counter.summary(num_samples=len(dataset))))
+        counter.energy(EnergyTable("my chip", pj_per_ac=0.1, pj_per_mac=0.5))  # pJ per layer
     """
 
     def __init__(self, net: nn.Module) -> None:

@@ -45,6 +45,12 @@ MULTI = [n for n in NEURONS if n[0] not in ("SLSTM", "SConv2dLSTM")]
 STEPS = 6
 
 
+@pytest.fixture(autouse=True)
+def _auto_backend(monkeypatch):
+    """These tests are about ``backend="auto"``: an environment override must not leak in."""
+    monkeypatch.delenv(_dispatch.ENV_VAR, raising=False)
+
+
 class StepAPI(nn.Module):
     """``(x, *states) -> (spk, *states)``: the neuron's step API with explicit state."""
 
@@ -159,6 +165,24 @@ def test_sequential_with_hidden_leaky_exports_and_matches_onnxruntime():
     x = torch.rand(4, 8) * 3
     net(x)  # an eager run first: the step lane caches a numba plan that export must not use
     _export_and_compare(net, (x,))
+
+
+def test_exported_graph_takes_another_batch_size():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    reset(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        buffer = io.BytesIO()
+        torch.onnx.export(
+            net, (torch.rand(4, 8),), buffer, input_names=["x"],
+            dynamic_axes={"x": {0: "batch"}}, dynamo=False,
+        )  # fmt: skip
+    x = torch.rand(7, 8) * 3
+    reset(net)
+    with torch.no_grad():
+        want = net(x)
+    _assert_same(_run_onnx(buffer.getvalue(), (x,)), want)
 
 
 def test_wide_layer_that_auto_runs_fused_exports():
