@@ -491,6 +491,7 @@ def summary(result: TrainResult) -> str:
         from ..metrics import format_summary
 
         lines += ["-" * 72, format_summary(result.operations)]
+        # (an energy-estimate line from the operation counts belongs here)
     lines += [
         "-" * 72,
         f" results in {result.folder}/",
