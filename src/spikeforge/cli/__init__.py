@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(evaluate)
     demo = sub.add_parser("demo", help="train with the defaults into runs/demo and report")
     add_train_arguments(demo)
-    demo.set_defaults(out="runs/demo")
+    demo.set_defaults(out="runs/demo", replaces_run=True)  # `make demo` again replaces it
     for command in (train, evaluate, demo):
         command.add_argument(
             "--debug",

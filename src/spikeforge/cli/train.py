@@ -547,7 +547,8 @@ def run_train(args: argparse.Namespace) -> int:
     given = config_from_args(args)
     resolve_device(given.device)  # before the folder is made
     folder = Path(given.out)
-    lock = claim_run_folder(folder, resume=args.resume, overwrite=args.overwrite)
+    overwrite = args.overwrite or (getattr(args, "replaces_run", False) and not args.resume)
+    lock = claim_run_folder(folder, resume=args.resume, overwrite=overwrite)
     try:
         config, state = _prepare(args)
         options = (config, args.resume, not args.no_plots, not args.no_progress)
