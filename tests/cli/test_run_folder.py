@@ -295,3 +295,15 @@ def test_a_file_size_limit_while_saving_is_one_line_and_keeps_nothing_half_writt
     assert f"could not write {out / 'checkpoint.pt'} (File too large)" in line
     assert not (out / "checkpoint.pt").exists()
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_diverging_data_parallel_run_is_one_line_from_the_replicas(tiny_root, tmp_path):
+    out = tmp_path / "ddp"
+    args = tiny_args(tiny_root, out, "--nproc", "2", "--batch-size", "8")
+    args[args.index("--lr") + 1] = "1e37"
+    result = run_cli(args)
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert line.startswith("spikeforge train: error: training diverged: the loss became")
+    assert not (out / "checkpoint.pt").exists()
