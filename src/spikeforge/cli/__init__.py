@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(evaluate)
     demo = sub.add_parser("demo", help="train with the defaults into runs/demo and report")
     add_train_arguments(demo)
-    demo.set_defaults(out="runs/demo")
+    demo.set_defaults(out="runs/demo", replaces_run=True)  # `make demo` again replaces it
     for command in (train, evaluate, demo):
         command.add_argument(
             "--debug",
@@ -99,7 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (see :mod:`spikeforge.cli.errors`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, CLIError, Interrupted, Terminated
+    from .errors import (
+        EXIT_BUG,
+        EXIT_INTERRUPTED,
+        EXIT_USAGE,
+        CLIError,
+        Interrupted,
+        Reported,
+        Terminated,
+    )
 
     name = f"spikeforge {args.command}"
     debug = _debug_wanted(args)
@@ -110,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _sigterm_as_exception():
             return _run(args)
+    except Reported as err:
+        return err.code
     except Interrupted as err:
         say(str(err))
         return err.code
@@ -131,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug: one line, the traceback on request
         if debug:
             traceback.print_exc()
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        text = lines[-1] if lines else ""  # a worker's error: its last line, not its traceback
         say(
-            f"internal error: {type(err).__name__}: {err}. This is a bug in spikeforge; rerun "
+            f"internal error: {type(err).__name__}: {text}. This is a bug in spikeforge; rerun "
             f"with --debug (or {DEBUG_ENV}=1) for the traceback and report it"
         )
         return EXIT_BUG

@@ -46,6 +46,8 @@ def _load(path: Path, device: torch.device | str) -> Any:
         raise CLIError(
             f"{path} is empty (0 bytes): it was truncated; train the run again with --overwrite"
         )
+    with open(path, "rb"):
+        pass  # an unreadable file (permissions) is an OSError the top level names
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -57,9 +59,7 @@ def _load(path: Path, device: torch.device | str) -> Any:
             ) from None
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CLIError(f"{path} is not a readable checkpoint ({reason})") from None
-    except OSError:
-        raise  # unreadable (permissions, I/O): the top-level handler names the file
-    except Exception as err:  # torch reports damage as RuntimeError, EOFError, KeyError, ...
+    except Exception as err:  # damage shows as RuntimeError, EOFError, OSError, KeyError, ...
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CLIError(
             f"{path} is damaged or truncated ({type(err).__name__}: {reason}); "

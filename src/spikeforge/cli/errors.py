@@ -16,6 +16,7 @@ __all__ = [
     "EXIT_USAGE",
     "CLIError",
     "Interrupted",
+    "Reported",
     "Terminated",
     "TrainingDiverged",
 ]
@@ -52,3 +53,7 @@ class Interrupted(CLIError):
 
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that a command ends as on Ctrl-C."""
+
+
+class Reported(CLIError):
+    """A failure a worker process already printed; ``main`` only exits with its code."""

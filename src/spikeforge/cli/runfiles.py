@@ -9,6 +9,7 @@ is written as ``null``, never as a bare ``NaN``.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -62,6 +63,8 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a plain open() follows the umask
         with os.fdopen(fd, mode) as handle:
             write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -110,5 +113,8 @@ def read_json(path: Path) -> dict:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """``torch.save(state)`` atomically."""
-    atomic_write(path, lambda h: torch.save(state, h))
+    """``torch.save(state)`` atomically. Serialised in memory first, so that a full disk is
+    the ``OSError`` of a plain write (torch's own file writer reports it as RuntimeError)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda h: h.write(buffer.getbuffer()))

@@ -13,7 +13,9 @@ before any data loads and turns Ctrl-C into a one-line message.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +26,7 @@ from torch import Tensor
 from .checkpoint import FORMAT, check_fits_config, check_fits_model, read_checkpoint
 from .data import batches, encode, load_split, num_train_batches
 from .devices import resolve_device
-from .errors import CLIError, Interrupted, Terminated, TrainingDiverged
+from .errors import CLIError, Interrupted, Reported, Terminated, TrainingDiverged
 from .evaluate import EvalResult, evaluate_model, layer_names, predictions, read_run_config
 from .loss import make_loss
 from .model import SpikingClassifier, build_model
@@ -546,14 +548,22 @@ def run_train(args: argparse.Namespace) -> int:
     given = config_from_args(args)
     resolve_device(given.device)  # before the folder is made
     folder = Path(given.out)
-    lock = claim_run_folder(folder, resume=args.resume, overwrite=args.overwrite)
+    overwrite = args.overwrite or (getattr(args, "replaces_run", False) and not args.resume)
+    lock = claim_run_folder(folder, resume=args.resume, overwrite=overwrite)
     try:
         config, state = _prepare(args)
         options = (config, args.resume, not args.no_plots, not args.no_progress)
         if args.nproc > 1:
+            import torch.multiprocessing as mp
+
             from ..distributed import launch
 
-            launch(_train_replica, args.nproc, *options)
+            # the launcher logs a warning as it stops the other replicas after one failed
+            logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+            try:
+                launch(_train_replica, args.nproc, *options)
+            except mp.ProcessExitedException as err:  # a replica printed its CLIError
+                raise Reported(str(err), code=err.exit_code or 1) from None
             return 0
         print(summary(train(*options, state=state)))
         return 0
@@ -566,7 +576,16 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train_replica(rank: int, nproc: int, config, resume, plots, progress) -> None:
-    """One process of ``--nproc N``: rank 0 writes the run folder and prints the summary."""
-    result = train(config, resume, plots, progress)
+    """One process of ``--nproc N``: rank 0 writes the run folder and prints the summary.
+
+    A :class:`CLIError` is printed here (once for a divergence, which every replica sees) and
+    ends the process with its exit code, which the launcher passes on.
+    """
+    try:
+        result = train(config, resume, plots, progress)
+    except CLIError as err:
+        if rank == 0 or not isinstance(err, TrainingDiverged):
+            print(f"spikeforge train: error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(err.code) from None
     if rank == 0:
         print(summary(result))
