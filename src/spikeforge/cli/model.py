@@ -4,6 +4,12 @@ A stage maps its input current through a stateless synapse (``nn.Linear``, a con
 and pooling, ...) and then a spiking neuron run over all ``T`` steps. With direct encoding
 the image is the same at every step, so the first synapse runs once and its output current
 ``I`` is held constant: ``I_t = W x`` for every ``t`` (exact, and T times cheaper).
+
+Convolutional stages keep their activations in channels-last memory (``[..., H, W, C]``
+order, the layout oneDNN's CPU convolutions and pooling run fastest on): the neuron, which
+is elementwise, runs on the ``[T, B, H, W, C]`` view, and its spikes reach the next
+convolution as a channels-last ``[T·B, C, H, W]`` tensor without a copy. The tensors a
+:class:`Record` holds keep their logical ``[T, B, C, H, W]`` shape (only their strides differ).
 """
 
 from __future__ import annotations
@@ -53,11 +59,25 @@ def _over_time(module: nn.Module, seq: Tensor) -> Tensor:
     return out.reshape(steps, batch, *out.shape[1:])
 
 
-class SpikingClassifier(nn.Module):
-    """``synapse_k -> neuron_k`` for each stage; returns a :class:`Record`."""
+def _channels_last_view(current: Tensor) -> Tensor:
+    """``[..., C, H, W]`` as the ``[..., H, W, C]`` tensor holding the same values,
+    contiguous (free when ``current`` already has channels-last memory)."""
+    return current.movedim(-3, -1).contiguous()
 
-    def __init__(self, synapses: list[nn.Module], neurons: list[nn.Module]) -> None:
+
+class SpikingClassifier(nn.Module):
+    """``synapse_k -> neuron_k`` for each stage; returns a :class:`Record`.
+
+    ``channels_last``: run the neurons of image-shaped stages (``[B, C, H, W]`` currents) on
+    channels-last memory (for elementwise neurons only: a recurrent convolution inside the
+    neuron needs ``[B, C, H, W]``).
+    """
+
+    def __init__(
+        self, synapses: list[nn.Module], neurons: list[nn.Module], channels_last: bool = False
+    ) -> None:
         super().__init__()
+        self.channels_last = channels_last
         if len(synapses) != len(neurons):
             raise ValueError(
                 f"need one neuron per synapse, got {len(synapses)} synapses "
@@ -71,7 +91,12 @@ class SpikingClassifier(nn.Module):
         spikes, mems = [], []
         for synapse, neuron in zip(self.synapses, self.neurons):
             current = synapse(x) if static else _over_time(synapse, x)
+            image = self.channels_last and current.dim() == (4 if static else 5)
+            if image:
+                current = _channels_last_view(current)
             x, mem = run_neuron(neuron, current, num_steps, static)
+            if image:  # back to the logical [T, B, C, H, W], channels-last in memory
+                x, mem = x.movedim(-1, -3), mem.movedim(-1, -3)
             static = False
             spikes.append(x)
             mems.append(mem)
@@ -146,6 +171,8 @@ def build_model(config: TrainConfig) -> SpikingClassifier:
             make_neuron(config, channels=64),
             make_neuron(config, features=10),
         ]
+        elementwise = config.neuron not in ("rleaky", "rsynaptic")
+        return SpikingClassifier(synapses, neurons, channels_last=elementwise)
     else:
         raise ValueError(f"model must be 'fc' or 'conv', got {config.model!r}")
     return SpikingClassifier(synapses, neurons)
