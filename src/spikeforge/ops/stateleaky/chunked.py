@@ -51,24 +51,37 @@ def _chunk_taps(chunk: int, tau: Tensor, scale: int, taps: int | None, device) -
     return weights * (inside if tau.dim() == 0 else inside.unsqueeze(-1))
 
 
+def _chunk_length(steps: int, chunk: int) -> int:
+    """A chunk length that divides ``steps`` (no padding copy) if one lies in
+    ``[chunk/2, chunk]``, else ``chunk``."""
+    for length in range(chunk, chunk // 2 - 1, -1):
+        if steps % length == 0:
+            return length
+    return chunk
+
+
 def _full(x: Tensor, tau: Tensor, scale: int, chunk: int) -> Tensor:
     """``U_t = Σ_{s ≤ t} e^{−scale·(t−s)/τ} x_s`` over the first axis of ``x [T, B, C]``."""
     steps = x.shape[0]
     if steps <= chunk:
         return _apply(_chunk_taps(steps, tau, scale, None, x.device), x)
-    n = -(-steps // chunk)
-    if n * chunk != steps:
-        x = torch.cat([x, x.new_zeros((n * chunk - steps, *x.shape[1:]))])
-    blocks = x.reshape(n, chunk, *x.shape[1:])
-    local = _apply(_chunk_taps(chunk, tau, scale, None, x.device), blocks)  # [N, L, B, C]
-    ends = _full(local[:, -1], tau, scale * chunk, chunk)  # state at each chunk's end
+    length = _chunk_length(steps, chunk)
+    n = -(-steps // length)
+    if n * length != steps:
+        x = torch.cat([x, x.new_zeros((n * length - steps, *x.shape[1:]))])
+    blocks = x.reshape(n, length, *x.shape[1:])
+    local = _apply(_chunk_taps(length, tau, scale, None, x.device), blocks)  # [N, L, B, C]
+    # The state at each chunk's end (a copy: ``local`` is updated in place below).
+    ends = _full(local[:, -1].clone(), tau, scale * length, chunk)
     previous = torch.cat([ends.new_zeros((1, *ends.shape[1:])), ends[:-1]])
     ramp = tap_weights(
-        torch.arange(1, chunk + 1, device=x.device, dtype=tau.dtype) * scale, tau
+        torch.arange(1, length + 1, device=x.device, dtype=tau.dtype) * scale, tau
     )  # [L] or [L, C]
     ramp = ramp[:, None, None] if tau.dim() == 0 else ramp[:, None, :]
-    out = local + ramp * previous[:, None]
-    return out.reshape(n * chunk, *x.shape[1:])[:steps]
+    # In place: the matrix product's backward does not need its output.
+    out = local.addcmul_(ramp, previous[:, None])
+    out = out.reshape(n * length, *x.shape[1:])
+    return out if n * length == steps else out[:steps]
 
 
 def _banded(x: Tensor, tau: Tensor, taps: int, chunk: int) -> Tensor:
