@@ -4,6 +4,7 @@ import spikeforge as snn
 
 SNNTORCH_TOP_LEVEL = [
     "Alpha",
+    "DeltaLeaky",
     "LIF",
     "Lapicque",
     "Leaky",

@@ -2,6 +2,7 @@
 
 from ._base import LIF, SpikingNeuron
 from .alpha import Alpha, AlphaState
+from .deltaleaky import DeltaLeaky
 from .iaf import IAF
 from .lapicque import Lapicque, LapicqueState
 from .leaky import Leaky, LeakyState
@@ -20,6 +21,7 @@ __all__ = [
     "SLSTM",
     "Alpha",
     "AlphaState",
+    "DeltaLeaky",
     "GradedRefractory",
     "GradedRefractoryState",
     "Lapicque",
