@@ -4,7 +4,10 @@ import spikeforge as snn
 
 SNNTORCH_TOP_LEVEL = [
     "Alpha",
+    "BatchNormTT1d",
+    "BatchNormTT2d",
     "DeltaLeaky",
+    "GradedSpikes",
     "LIF",
     "Lapicque",
     "Leaky",

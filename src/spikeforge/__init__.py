@@ -33,6 +33,7 @@ from .neurons import (
     Synaptic,
 )
 from .nir import export_to_nir, import_from_nir
+from .nn import BatchNormTT1d, BatchNormTT2d, GradedSpikes
 
 __version__ = "0.1.0"
 
@@ -41,8 +42,11 @@ __all__ = [
     "LIF",
     "SLSTM",
     "Alpha",
+    "BatchNormTT1d",
+    "BatchNormTT2d",
     "DeltaLeaky",
     "GradedRefractory",
+    "GradedSpikes",
     "Lapicque",
     "Leaky",
     "LinearLeaky",
