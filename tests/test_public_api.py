@@ -11,6 +11,7 @@ SNNTORCH_TOP_LEVEL = [
     "LIF",
     "Lapicque",
     "Leaky",
+    "LeakyParallel",
     "LinearLeaky",
     "RLeaky",
     "RSynaptic",

@@ -6,6 +6,7 @@ from .deltaleaky import DeltaLeaky
 from .iaf import IAF
 from .lapicque import Lapicque, LapicqueState
 from .leaky import Leaky, LeakyState
+from .leakyparallel import LeakyParallel
 from .linearleaky import LinearLeaky
 from .refractory import GradedRefractory, GradedRefractoryState
 from .rleaky import RLeaky, RLeakyState
@@ -27,6 +28,7 @@ __all__ = [
     "Lapicque",
     "LapicqueState",
     "Leaky",
+    "LeakyParallel",
     "LeakyState",
     "LinearLeaky",
     "RLeaky",
