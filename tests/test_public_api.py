@@ -4,6 +4,7 @@ import spikeforge as snn
 
 SNNTORCH_TOP_LEVEL = [
     "Alpha",
+    "AssociativeLeaky",
     "BatchNormTT1d",
     "BatchNormTT2d",
     "DeltaLeaky",

@@ -2,6 +2,7 @@
 
 from ._base import LIF, SpikingNeuron
 from .alpha import Alpha, AlphaState
+from .associative import AssociativeLeaky
 from .deltaleaky import DeltaLeaky
 from .iaf import IAF
 from .lapicque import Lapicque, LapicqueState
@@ -22,6 +23,7 @@ __all__ = [
     "SLSTM",
     "Alpha",
     "AlphaState",
+    "AssociativeLeaky",
     "DeltaLeaky",
     "GradedRefractory",
     "GradedRefractoryState",
