@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import stateleaky_cases
 import torch
 from torch import Tensor, nn
 
@@ -72,10 +73,15 @@ class Sizes:
     w4_b: int = 128
     w6_t: int = 250
     w6_b: int = 64
+    s1_t: int = 1000  # StateLeaky workloads (stateleaky_cases.py)
+    s1_b: int = 32
+    s2_t: int = 4000
+    s2_b: int = 8
+    s_c: int = 256
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(w1_t=50, w2_t=5, w3_t=10, w4_t=3, w6_t=10)
+        return cls(w1_t=50, w2_t=5, w3_t=10, w4_t=3, w6_t=10, s1_t=100, s2_t=200)
 
 
 @dataclass
@@ -444,6 +450,8 @@ def build(lib: str, workload: str, sizes: Sizes) -> Case:
         import cases_conv_rec
 
         return cases_conv_rec.build(lib, workload, sizes)
+    if workload in stateleaky_cases.WORKLOADS:
+        return stateleaky_cases.build(lib, workload, sizes, _case)
     if lib == "spikeforge":
         return _spikeforge(workload, sizes, "auto")
     if lib == "spikeforge-ref":
@@ -479,3 +487,11 @@ def backend_of(lib: str, workload: str, sizes: Sizes) -> str:
 
     lif = snn.Leaky(beta=BETA)
     return lif.select_backend(torch.zeros(2, 2), lif.config())
+
+
+# -- StateLeaky workloads (stateleaky_cases.py): spikeforge against snnTorch only ----------
+
+WORKLOADS = (*WORKLOADS, *stateleaky_cases.WORKLOADS)
+SKIP |= {
+    (lib, w) for lib in LIBS if lib not in stateleaky_cases.LIBS for w in stateleaky_cases.WORKLOADS
+}

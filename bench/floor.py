@@ -20,6 +20,7 @@ from __future__ import annotations
 import statistics
 import time
 
+import stateleaky_cases
 import torch
 from cases import Sizes
 
@@ -63,6 +64,8 @@ class RateProbe:
 
 def work(workload: str, s: Sizes) -> dict[str, dict[str, float]]:
     """``{"fwd": {"bytes", "flops"}, "train": {...}}`` for one workload."""
+    if workload in stateleaky_cases.WORKLOADS:
+        return stateleaky_cases.work(workload, s)
     if workload == "W3":
         e = s.w3_t * s.w3_b * s.w3_n
         return {"fwd": {"bytes": 8 * e, "flops": 0}, "train": {"bytes": 20 * e, "flops": 0}}

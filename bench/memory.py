@@ -47,7 +47,7 @@ def probe(lib: str, workload: str, quick: bool) -> dict:
     """Run in the child: returns {"peak_mb", "baseline_mb", "method"}."""
     import cases
 
-    warm = cases.Sizes(w1_t=2, w2_t=2, w3_t=2, w3_n=64, w4_t=2, w6_t=2)
+    warm = cases.Sizes(w1_t=2, w2_t=2, w3_t=2, w3_n=64, w4_t=2, w6_t=2, s1_t=2, s2_t=2)
     cases.build(lib, workload, warm).train()
     case = cases.build(lib, workload, cases.Sizes.quick() if quick else cases.Sizes())
     rss = _status_kib("VmRSS")
@@ -63,7 +63,7 @@ def probe(lib: str, workload: str, quick: bool) -> dict:
     return {"peak_mb": (hwm - baseline) / 1024, "baseline_mb": baseline / 1024, "method": method}
 
 
-def measure(lib: str, workload: str, quick: bool, timeout: float = 300) -> dict:
+def measure(lib: str, workload: str, quick: bool, timeout: float = 1200) -> dict:
     """Peak memory of ``lib`` on ``workload`` from a child process, or {"error": ...}."""
     here = os.path.dirname(os.path.abspath(__file__))
     cmd = [sys.executable, os.path.join(here, "run.py"), "--memory-probe", f"{lib}:{workload}"]

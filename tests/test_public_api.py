@@ -4,9 +4,15 @@ import spikeforge as snn
 
 SNNTORCH_TOP_LEVEL = [
     "Alpha",
+    "AssociativeLeaky",
+    "BatchNormTT1d",
+    "BatchNormTT2d",
+    "DeltaLeaky",
+    "GradedSpikes",
     "LIF",
     "Lapicque",
     "Leaky",
+    "LeakyParallel",
     "LinearLeaky",
     "RLeaky",
     "RSynaptic",

@@ -20,9 +20,12 @@ from .neurons import (
     LIF,
     SLSTM,
     Alpha,
+    AssociativeLeaky,
+    DeltaLeaky,
     GradedRefractory,
     Lapicque,
     Leaky,
+    LeakyParallel,
     LinearLeaky,
     RLeaky,
     RSynaptic,
@@ -33,6 +36,7 @@ from .neurons import (
     SynapticDelay,
 )
 from .nir import export_to_nir, import_from_nir
+from .nn import BatchNormTT1d, BatchNormTT2d, GradedSpikes
 
 __version__ = "0.1.0"
 
@@ -41,9 +45,15 @@ __all__ = [
     "LIF",
     "SLSTM",
     "Alpha",
+    "AssociativeLeaky",
+    "BatchNormTT1d",
+    "BatchNormTT2d",
+    "DeltaLeaky",
     "GradedRefractory",
+    "GradedSpikes",
     "Lapicque",
     "Leaky",
+    "LeakyParallel",
     "LinearLeaky",
     "RLeaky",
     "RSynaptic",

@@ -2,9 +2,12 @@
 
 from ._base import LIF, SpikingNeuron
 from .alpha import Alpha, AlphaState
+from .associative import AssociativeLeaky
+from .deltaleaky import DeltaLeaky
 from .iaf import IAF
 from .lapicque import Lapicque, LapicqueState
 from .leaky import Leaky, LeakyState
+from .leakyparallel import LeakyParallel
 from .linearleaky import LinearLeaky
 from .refractory import GradedRefractory, GradedRefractoryState
 from .rleaky import RLeaky, RLeakyState
@@ -21,11 +24,14 @@ __all__ = [
     "SLSTM",
     "Alpha",
     "AlphaState",
+    "AssociativeLeaky",
+    "DeltaLeaky",
     "GradedRefractory",
     "GradedRefractoryState",
     "Lapicque",
     "LapicqueState",
     "Leaky",
+    "LeakyParallel",
     "LeakyState",
     "LinearLeaky",
     "RLeaky",

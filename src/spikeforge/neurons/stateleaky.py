@@ -163,8 +163,11 @@ class StateLeaky(SpikingNeuron):
     def _outputs_of(self, mem: Tensor):
         if not self.output:
             return mem
-        # snnTorch multiplies by g inside fire() and again here: spikes are g² (kept).
-        self.spk = self.fire(mem) * self.graded_spikes_factor
+        # snnTorch multiplies by g inside fire() and again in forward: spikes are g² (kept).
+        # Here as one product by g² (spikes are 0 or 1: same numbers, one pass less).
+        seen = self.state_quant(mem) if self.state_quant else mem  # quantised twice, as there
+        graded = self.graded_spikes_factor
+        self.spk = self.spike_grad(seen - self.threshold) * (graded * graded)
         return self.spk, mem
 
     def forward(self, input_: Tensor):

@@ -51,24 +51,77 @@ def _chunk_taps(chunk: int, tau: Tensor, scale: int, taps: int | None, device) -
     return weights * (inside if tau.dim() == 0 else inside.unsqueeze(-1))
 
 
-def _full(x: Tensor, tau: Tensor, scale: int, chunk: int) -> Tensor:
-    """``U_t = Σ_{s ≤ t} e^{−scale·(t−s)/τ} x_s`` over the first axis of ``x [T, B, C]``."""
+def _chunk_length(steps: int, chunk: int) -> int:
+    """A chunk length that divides ``steps`` (no padding copy) if one lies in
+    ``[chunk/2, chunk]``, else ``chunk``."""
+    for length in range(chunk, chunk // 2 - 1, -1):
+        if steps % length == 0:
+            return length
+    return chunk
+
+
+def _full(x: Tensor, tau: Tensor, scale: int, chunk: int, reverse: bool = False) -> Tensor:
+    """``U_t = Σ_{s ≤ t} e^{−scale·(t−s)/τ} x_s`` over the first axis of ``x [T, B, C]``;
+    ``reverse``: the anti-causal ``Σ_{s ≥ t}`` (the filter's transpose, for backward)."""
     steps = x.shape[0]
     if steps <= chunk:
-        return _apply(_chunk_taps(steps, tau, scale, None, x.device), x)
-    n = -(-steps // chunk)
-    if n * chunk != steps:
-        x = torch.cat([x, x.new_zeros((n * chunk - steps, *x.shape[1:]))])
-    blocks = x.reshape(n, chunk, *x.shape[1:])
-    local = _apply(_chunk_taps(chunk, tau, scale, None, x.device), blocks)  # [N, L, B, C]
-    ends = _full(local[:, -1], tau, scale * chunk, chunk)  # state at each chunk's end
-    previous = torch.cat([ends.new_zeros((1, *ends.shape[1:])), ends[:-1]])
-    ramp = tap_weights(
-        torch.arange(1, chunk + 1, device=x.device, dtype=tau.dtype) * scale, tau
-    )  # [L] or [L, C]
+        taps = _chunk_taps(steps, tau, scale, None, x.device)
+        return _apply(taps.transpose(0, 1) if reverse else taps, x)
+    length = _chunk_length(steps, chunk)
+    n = -(-steps // length)
+    if n * length != steps:
+        x = torch.cat([x, x.new_zeros((n * length - steps, *x.shape[1:]))])
+    blocks = x.reshape(n, length, *x.shape[1:])
+    taps = _chunk_taps(length, tau, scale, None, x.device)
+    local = _apply(taps.transpose(0, 1) if reverse else taps, blocks)  # [N, L, B, C]
+    # The filtered value at each chunk's edge (its end; its start when reversed), over the
+    # chunks: a copy, as ``local`` is updated in place below.
+    edge = local[:, 0] if reverse else local[:, -1]
+    ends = _full(edge.clone(), tau, scale * length, chunk, reverse)
+    zero = ends.new_zeros((1, *ends.shape[1:]))
+    if reverse:  # what the chunks after this one hold, seen from step i: e^{−(L−i)/τ}
+        neighbour = torch.cat([ends[1:], zero])
+        lags = torch.arange(length, 0, -1, device=x.device, dtype=tau.dtype)
+    else:  # what the chunks before hold, seen from step i: e^{−(i+1)/τ}
+        neighbour = torch.cat([zero, ends[:-1]])
+        lags = torch.arange(1, length + 1, device=x.device, dtype=tau.dtype)
+    ramp = tap_weights(lags * scale, tau)  # [L] or [L, C]
     ramp = ramp[:, None, None] if tau.dim() == 0 else ramp[:, None, :]
-    out = local + ramp * previous[:, None]
-    return out.reshape(n * chunk, *x.shape[1:])[:steps]
+    # In place: the matrix product's backward does not need its output.
+    out = local.addcmul_(ramp, neighbour[:, None])
+    out = out.reshape(n * length, *x.shape[1:])
+    return out if n * length == steps else out[:steps]
+
+
+class _FullFilter(torch.autograd.Function):
+    """The untruncated filter with a hand-written backward that keeps only ``U``.
+
+    ``∂L/∂x = Fᵀ g`` (the anti-causal filter of the output gradient ``g``), and since
+    ``(h ∗ h)_k = (k+1) h_k`` for ``h_k = e^{−k/τ}``, ``Σ_k k h_k x_{t−k} = (F U)_t − U_t``,
+    so ``∂L/∂τ = τ^{−2} Σ_k k h_k ⟨g, x_{·−k}⟩ = τ^{−2} ⟨Fᵀ g − g, U⟩`` per channel.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, tau: Tensor, chunk: int) -> Tensor:
+        with torch.no_grad():
+            out = _full(x, tau.detach(), 1, chunk)
+        ctx.save_for_backward(out, tau)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        out, tau = ctx.saved_tensors
+        grad_x = _full(grad, tau.detach(), 1, ctx.chunk, reverse=True)
+        grad_tau = None
+        if ctx.needs_input_grad[1]:
+            channels = out.shape[-1]
+            inner = (grad_x * out).reshape(-1, channels).sum(0)
+            inner = inner - (grad * out).reshape(-1, channels).sum(0)
+            grad_tau = inner / (tau.detach() ** 2)
+            if tau.dim() == 0:
+                grad_tau = grad_tau.sum()
+        return grad_x if ctx.needs_input_grad[0] else None, grad_tau, None
 
 
 def _banded(x: Tensor, tau: Tensor, taps: int, chunk: int) -> Tensor:
@@ -99,7 +152,7 @@ def decay_filter(
     tau = as_channel_tau(tau, x)
     steps = x.shape[0]
     if truncation is None or truncation >= steps:
-        return _full(x, tau, 1, chunk)
+        return _FullFilter.apply(x, tau, chunk)
     if truncation <= max(chunk, MAX_BANDED):
         return _banded(x, tau, truncation, max(chunk, truncation))
     full = _full(x, tau, 1, chunk)
