@@ -10,8 +10,10 @@ chunks); what earlier chunks leave behind is carried by the state at each chunk'
 
 with ``ℓ_m`` the local result at the last step of chunk ``m``. ``E`` is the same filter on a
 sequence ``L`` times shorter with ``τ/L``, so the function recurses: O(T·L) work, O(T)
-memory, no step-by-step loop, and autograd gives the exact gradient for ``τ`` (each tap is
-an ``exp`` of it). A truncated kernel (``K`` taps) adds the previous chunk through a second
+memory, no step-by-step loop. The full filter has a hand-written backward (``_FullFilter``:
+the same scan run anti-causally, and ``τ``'s gradient from one inner product, saving only
+``U``); the truncated ones go through autograd (each tap is an ``exp`` of ``τ``, so its
+gradient is exact). A truncated kernel (``K`` taps) adds the previous chunk through a second
 banded matrix when ``K ≤ L`` (``L`` grows up to ``MAX_BANDED`` to allow it); beyond that
 it uses ``U^K_t = U_t − e^{−K/τ} U_{t−K}``, exact in real arithmetic (``e^{−a/τ}e^{−b/τ} =
 e^{−(a+b)/τ}``) but subject to cancellation when ``U`` is much larger than ``U^K``.
@@ -26,7 +28,7 @@ from .reference import as_channel_tau, tap_weights
 
 __all__ = ["CHUNK", "MAX_BANDED", "decay_filter"]
 
-CHUNK = 64  # steps per chunk (measured on the CPU: fastest of 16/32/64/128 at T=1000)
+CHUNK = 64  # steps per chunk (16/32/64/128 timed at T=1000 on the CPU: 32 and 64 fastest)
 MAX_BANDED = 256  # longest truncation served by banded chunks
 
 
