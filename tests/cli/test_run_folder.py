@@ -307,3 +307,14 @@ def test_a_diverging_data_parallel_run_is_one_line_from_the_replicas(tiny_root, 
     line = one_line(result.stderr)
     assert line.startswith("spikeforge train: error: training diverged: the loss became")
     assert not (out / "checkpoint.pt").exists()
+
+
+def test_a_seed_reproduces_a_run_and_another_seed_does_not(tiny_root, tmp_path):
+    runs = {}
+    for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        assert main(tiny_args(tiny_root, tmp_path / name, "--seed", seed)) == 0
+        runs[name] = torch.load(tmp_path / name / "checkpoint.pt", weights_only=True)
+    weight = "synapses.0.1.weight"
+    assert torch.equal(runs["a"]["model"][weight], runs["b"]["model"][weight])
+    assert runs["a"]["batch_loss"] == runs["b"]["batch_loss"]
+    assert not torch.equal(runs["a"]["model"][weight], runs["c"]["model"][weight])
