@@ -33,6 +33,7 @@ from .neurons import (
     SpikingNeuron,
     StateLeaky,
     Synaptic,
+    SynapticDelay,
 )
 from .nir import export_to_nir, import_from_nir
 from .nn import BatchNormTT1d, BatchNormTT2d, GradedSpikes
@@ -60,6 +61,7 @@ __all__ = [
     "SpikingNeuron",
     "StateLeaky",
     "Synaptic",
+    "SynapticDelay",
     "__version__",
     "backprop",
     "export_to_nir",

@@ -29,6 +29,7 @@ __all__ = [
     "SFS",
     "SSO",
     "ATan",
+    "ATanSurrogate",
     "CustomSurrogate",
     "Disabled",
     "FastSigmoid",
@@ -124,6 +125,10 @@ class ATan(Surrogate):
 
     def grad(self, x: Tensor) -> Tensor:
         return self.alpha / 2 / (1 + (math.pi / 2 * self.alpha * x).pow(2))
+
+
+# snnTorch after 1.0.0 names the class behind ``atan()`` ``ATanSurrogate``: the same class.
+ATanSurrogate = ATan
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ def test_batch_size_change_starts_from_zero():
 
 def test_passed_state_of_another_shape_is_an_error():
     lif = snn.Leaky(beta=0.5)
-    with pytest.raises(ValueError, match=r"mem has shape \(3,\)"):
-        lif(torch.rand(2, 3), torch.zeros(3))
+    with pytest.raises(ValueError, match=r"mem has shape \(2,\)"):
+        lif(torch.rand(2, 3), torch.zeros(2))  # (3,) would broadcast: test_state_broadcast
 
 
 def test_passed_state_of_another_dtype_is_an_error():

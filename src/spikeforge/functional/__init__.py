@@ -1,8 +1,9 @@
 """snnTorch's ``functional`` (used as ``SF``): losses, accuracy, regularisers, probes."""
 
-from . import acc, loss, probe, quant, reg
+from . import acc, loss, probe, quant, reg, stdp_learner
 from .acc import accuracy_rate, accuracy_temporal
 from .loss import (
+    LossFunctions,
     SpikeTime,
     ce_count_loss,
     ce_max_membrane_loss,
@@ -31,6 +32,7 @@ __all__ = [
     "GradInputMonitor",
     "GradOutputMonitor",
     "InputMonitor",
+    "LossFunctions",
     "OutputMonitor",
     "SpikeTime",
     "acc",
@@ -52,5 +54,6 @@ __all__ = [
     "quant",
     "reg",
     "state_quant",
+    "stdp_learner",
     "unpack_len1_tuple",
 ]

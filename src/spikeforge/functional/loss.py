@@ -48,6 +48,7 @@ from ._checks import (
 )
 
 __all__ = [
+    "LossFunctions",
     "SpikeTime",
     "ce_count_loss",
     "ce_max_membrane_loss",
@@ -60,8 +61,14 @@ __all__ = [
 ]
 
 
-class _Loss:
-    """Shared plumbing: per-sample (or per-element) losses, weighted, then reduced."""
+class LossFunctions:
+    """Base of the loss classes (snnTorch's name): per-sample (or per-element) losses,
+    weighted, then reduced.
+
+    Subclasses implement ``_unreduced(record, targets)``. A subclass written for snnTorch,
+    which implements ``_compute_loss(spk_out, targets)`` (reducing by
+    ``_intermediate_reduction()`` itself), runs as there: ``_reduce(_compute_loss(...))``.
+    """
 
     def __init__(self, reduction: str = "mean", weight: Tensor | None = None) -> None:
         self.reduction = check_reduction(reduction)
@@ -69,8 +76,25 @@ class _Loss:
         self.__name__ = type(self).__name__
 
     def __call__(self, record: Tensor, targets: Tensor) -> Tensor:
+        if hasattr(self, "_compute_loss"):  # a subclass written against snnTorch's base
+            return self._reduce(self._compute_loss(record, targets))
         record = check_record("record", record)
         return reduce(self._unreduced(record, targets), self.reduction)
+
+    # snnTorch's helpers for subclasses that implement ``_compute_loss``.
+    def _prediction_check(self, spk_out: Tensor) -> tuple[torch.device, int, int]:
+        """``(device, num_steps, num_outputs)`` of a ``[T, B, C]`` record."""
+        return spk_out.device, spk_out.size(0), spk_out.size(-1)
+
+    def _intermediate_reduction(self) -> str:
+        """The reduction ``_compute_loss`` applies: ``"none"`` when a weight is given
+        (``_reduce`` then takes the mean)."""
+        return self.reduction if self.weight is None else "none"
+
+    def _reduce(self, loss: Tensor) -> Tensor:
+        if self.weight is not None and self.reduction == "mean":
+            return loss.mean()
+        return loss
 
     def __repr__(self) -> str:
         return f"{self.__name__}(reduction={self.reduction!r})"
@@ -96,7 +120,7 @@ class _Loss:
         raise NotImplementedError
 
 
-class _PopulationLoss(_Loss):
+class _PopulationLoss(LossFunctions):
     def __init__(self, population_code, num_classes, reduction, weight) -> None:
         super().__init__(reduction, weight)
         self.population_code = population_code
@@ -141,7 +165,7 @@ class ce_count_loss(_PopulationLoss):
         return self._nll(counts, labels)
 
 
-class ce_max_membrane_loss(_Loss):
+class ce_max_membrane_loss(LossFunctions):
     """Cross-entropy of each output's peak membrane over time: ``CE(max_t u[t], y)``."""
 
     def __init__(self, reduction="mean", weight=None):
@@ -220,7 +244,7 @@ class mse_rate_loss(_PopulationLoss):
         return loss if w is None else loss * w
 
 
-class mse_membrane_loss(_Loss):
+class mse_membrane_loss(LossFunctions):
     """``(1/T)·Σ_t MSE(u[t], goal)``; goal is ``on_target`` at the label, ``off_target`` elsewhere.
 
     With ``time_var_targets=True``, ``targets`` is the goal itself, a float ``[T, B, C]`` tensor
@@ -375,7 +399,7 @@ class SpikeTime(nn.Module):
         return torch.stack([torch.where(one_hot, float(a), float(b)) for a, b in zip(on, off)])
 
 
-class mse_temporal_loss(_Loss):
+class mse_temporal_loss(LossFunctions):
     """``MSE(t_first/T, t_target/T)`` over every output (and every spike with ``multi_spike``).
 
     By default the label's neuron should fire at step 0 and the others at ``T − 1``.
@@ -406,7 +430,7 @@ class mse_temporal_loss(_Loss):
         return loss if w is None else loss * w
 
 
-class ce_temporal_loss(_Loss):
+class ce_temporal_loss(LossFunctions):
     """Cross-entropy with earlier spikes as larger logits: ``CE(−t_first, y)``
     (``inverse="negate"``) or ``CE(1/(t_first+1), y)`` (``inverse="reciprocal"``)."""
 

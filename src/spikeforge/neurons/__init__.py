@@ -16,6 +16,7 @@ from .sconv2dlstm import SConv2dLSTM, SConv2dLSTMState
 from .slstm import SLSTM, SLSTMState
 from .stateleaky import StateLeaky
 from .synaptic import Synaptic, SynapticState
+from .synapticdelay import SynapticDelay
 
 __all__ = [
     "IAF",
@@ -43,5 +44,6 @@ __all__ = [
     "SpikingNeuron",
     "StateLeaky",
     "Synaptic",
+    "SynapticDelay",
     "SynapticState",
 ]

@@ -23,6 +23,8 @@ from torch import Tensor, nn
 from .. import surrogate as _surrogate
 from ..ops import _dispatch
 from ..ops.config import RESET_MODES, NeuronConfig
+from ._snntorch_methods import SnnTorchMethods
+from ._state_shapes import broadcast_state, fits_by_broadcast
 
 __all__ = ["LIF", "SpikingNeuron"]
 
@@ -58,7 +60,7 @@ def check_unit_interval(name: str, tensor: Tensor) -> None:
         )
 
 
-class SpikingNeuron(nn.Module):
+class SpikingNeuron(nn.Module, SnnTorchMethods):
     """Base class: threshold, surrogate, reset mechanism, graded spikes, hidden state."""
 
     state_names: ClassVar[tuple[str, ...]] = ("mem",)
@@ -291,6 +293,7 @@ class SpikingNeuron(nn.Module):
             shape = self.state_shape(x)
             for name, value in zip(self.state_names, state):
                 self._check_state(name, value, x, shape, allow_empty=False)
+            state = tuple(broadcast_state(value, shape) for value in state)
         spk, new = self._step(x, tuple(state))
         self._check_not_broadcast(new, self.state_shape(x))
         return spk, self.State(*new)
@@ -322,7 +325,9 @@ class SpikingNeuron(nn.Module):
         states = []
         for name, value in zip(self.state_names, given):
             current = self._buffers[name] if value is None else value
-            if current.shape != shape:
+            if value is not None and value.numel() > 0:
+                current = broadcast_state(current, shape)  # a passed state that broadcasts
+            elif current.shape != shape:
                 # Never run, reset, or a new batch size: start from zero (documented).
                 current = input_.new_zeros(shape)
             states.append(current)
@@ -377,11 +382,11 @@ class SpikingNeuron(nn.Module):
             raise TypeError(f"{cls}: {name} must be a torch.Tensor, got {type(value).__name__}")
         if allow_empty and value.numel() == 0:
             return
-        if value.shape != shape:
+        if value.shape != shape and not fits_by_broadcast(value.shape, shape):
             raise ValueError(
                 f"{cls}: {name} has shape {tuple(value.shape)} but input_ {tuple(x.shape)} needs "
-                f"{tuple(shape)}; pass the state returned by the previous call, or call "
-                "reset_mem() to start again from zero"
+                f"{tuple(shape)} (or a shape that broadcasts to it); pass the state returned "
+                "by the previous call, or call reset_mem() to start again from zero"
             )
         if value.device != x.device:
             raise ValueError(f"{cls}: {name} is on {value.device} but input_ is on {x.device}")

@@ -27,7 +27,8 @@ makes the round trip exact; other tools read the standard fields.
 Structure. ``nn.Sequential`` (nested ones too) is walked directly; any other module is
 traced with ``torch.fx`` (neurons and NIR-mappable layers are leaves; ``+`` of two branches
 becomes two edges into one node, as NIR sums a node's inputs; ``torch.flatten`` becomes
-``Flatten``). Shapes come from one run on ``sample_data`` (one time step, batch first);
+``Flatten``, ``F.avg_pool2d`` becomes ``AvgPool2d``). Shapes come from one run on
+``sample_data`` (one time step, batch first);
 the neurons' states are restored afterwards.
 """
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -203,16 +205,30 @@ class _Tracer(torch.fx.Tracer):
         return super().is_leaf_module(module, qualname)
 
 
-def _trace(net: nn.Module, sample: Tensor, lead: int):
+def _functional_avg_pool(node: torch.fx.Node) -> nn.AvgPool2d:
+    """The ``nn.AvgPool2d`` that a traced ``F.avg_pool2d(x, ...)`` call equals."""
+    names = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+             "divisor_override")  # fmt: skip
+    kwargs = dict(zip(names, node.args[1:])) | dict(node.kwargs)
+    if kwargs.get("divisor_override") is not None:
+        raise ValueError("export_to_nir: avg_pool2d with divisor_override has no NIR form")
+    kwargs.pop("divisor_override", None)
+    if "kernel_size" not in kwargs:
+        raise TypeError("export_to_nir: avg_pool2d needs a kernel_size")
+    return nn.AvgPool2d(**kwargs)
+
+
+def _trace(net: nn.Module, sample: Tensor, lead: int, fwd_args: tuple = ()):
     """Trace ``net`` with ``torch.fx`` and run it once on ``sample`` for the shapes.
 
     Returns ``([(node_name, module or ("flatten", start, end), [NIR inputs], shape)], out_shape)``
     in execution order; shapes drop the ``lead`` axes (batch, and time in multi-step mode).
-    The neurons' states are restored.
+    The neurons' states are restored. ``fwd_args`` are further positional arguments of
+    ``net.forward`` (snnTorch's ``model_fwd_args``); they feed no NIR node.
     """
     from torch.fx.passes.shape_prop import ShapeProp
 
-    params = list(inspect.signature(net.forward).parameters.values())[1:]
+    params = list(inspect.signature(net.forward).parameters.values())[1 + len(fwd_args) :]
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
     graph = _Tracer().trace(net, concrete_args=concrete or None)
     gm = torch.fx.GraphModule(net, graph)
@@ -220,7 +236,7 @@ def _trace(net: nn.Module, sample: Tensor, lead: int):
     saved = [{n: getattr(m, n) for n in m.state_names} for m in neurons]
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(sample)
+            ShapeProp(gm).propagate(sample, *fwd_args)
     finally:
         for module, state in zip(neurons, saved):
             for name, value in state.items():
@@ -240,6 +256,11 @@ def _trace(net: nn.Module, sample: Tensor, lead: int):
             sources[node.name] = _getitem_sources(node, sources, modules)
         elif node.target in (operator.add, torch.add, "add") and len(node.args) == 2:
             sources[node.name] = [s for a in node.args for s in _used(a, sources)]
+        elif node.target is nn.functional.avg_pool2d:
+            name = f"avg_pool2d_{len(steps)}"
+            pool = _functional_avg_pool(node)
+            steps.append((name, pool, *_inputs(node, sources, lead)))
+            sources[node.name] = [name]
         elif node.target in (torch.flatten, "flatten"):
             start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
             end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
@@ -254,7 +275,8 @@ def _trace(net: nn.Module, sample: Tensor, lead: int):
         else:
             raise TypeError(
                 f"export_to_nir: cannot map {node.op} {node.target!r} to NIR; supported: "
-                "Linear, Conv1d/2d, Flatten, AvgPool2d, SumPool2d, neurons, + and flatten"
+                "Linear, Conv1d/2d, Flatten, AvgPool2d, SumPool2d, neurons, +, flatten and "
+                "avg_pool2d"
             )
     return steps, out_shape
 
@@ -290,10 +312,15 @@ def _getitem_sources(node: torch.fx.Node, sources, modules: dict[str, nn.Module]
 
 
 def export_to_nir(
-    net: nn.Module, sample_data: Tensor, dt: float = DEFAULT_DT, model_name: str = "spikeforge"
+    net: nn.Module,
+    sample_data: Tensor,
+    dt: float = DEFAULT_DT,
+    model_name: str = "spikeforge",
+    model_fwd_args: Sequence[Any] = (),
 ):
     """A ``nir.NIRGraph`` of ``net``; ``sample_data`` is one time step's input ``[B, ...]``
-    (or a sequence ``[T, B, ...]`` when the neurons use ``step_mode="multi"``).
+    (or a sequence ``[T, B, ...]`` when the neurons use ``step_mode="multi"``);
+    ``model_fwd_args`` are further positional arguments ``net.forward`` takes after it.
 
     See the module docstring for the mapping and the discretisation. Example::
 
@@ -319,7 +346,7 @@ def export_to_nir(
             f"sample_data needs {'[T, B, ...]' if multi else '[B, ...]'}, got shape "
             f"{tuple(sample_data.shape)}"
         )
-    steps, out_shape = _trace(net, sample_data, lead)
+    steps, out_shape = _trace(net, sample_data, lead, tuple(model_fwd_args))
     nodes: dict[str, Any] = {
         "input": nir.Input(input_type={"input": np.array(sample_data.shape[lead:])}),
         "output": nir.Output(output_type={"output": np.array(out_shape)}),

@@ -1,0 +1,5 @@
+"""``snntorch._layers.graded_spikes``: re-exports ``GradedSpikes``."""
+
+from .. import GradedSpikes
+
+__all__ = ["GradedSpikes"]

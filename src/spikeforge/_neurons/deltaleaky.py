@@ -1,0 +1,5 @@
+"""``snntorch._neurons.deltaleaky``: re-exports ``DeltaLeaky`` from ``spikeforge.neurons``."""
+
+from ..neurons import DeltaLeaky
+
+__all__ = ["DeltaLeaky"]
