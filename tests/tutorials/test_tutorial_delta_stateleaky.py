@@ -7,6 +7,8 @@ records ``mem_out[0]``, the membrane the notebook plots."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
 import torch
 
@@ -50,3 +52,33 @@ def test_delta_snn_tutorial_step_current():
     assert ours["state_is_mem_and_prev"]
     assert ours["mem_0"].shape == (num_steps,)
     assert ours["spk_0"].sum() > 0
+
+
+@pytest.mark.parametrize("signal", ["impulse", "noise"])
+def test_stateleaky_filters_tutorial_single_and_cascaded(signal):
+    """The StateLeaky-filters notebook: two ``StateLeaky(beta=0.9, channels=1, output=False)``
+    layers imported from the private path, an impulse and a noisy ``[2000, 1, 1]`` input,
+    through one filter and through the cascade of both."""
+    timesteps = 2000
+
+    def flow(lib):
+        StateLeaky = import_module(f"{lib.__name__}._neurons.stateleaky").StateLeaky
+        layer1 = StateLeaky(beta=0.9, channels=1, output=False)
+        layer2 = StateLeaky(beta=0.9, channels=1, output=False)
+        if signal == "impulse":
+            x = torch.zeros(timesteps, 1, 1)
+            x[0] = 1.0
+        else:
+            x = torch.randn(timesteps, 1, 1, generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            single = layer1(x)
+            double = layer2(layer1(x))
+        return {"single": single, "double": double}
+
+    results = run_both(flow)
+    assert_same(results, atol=1e-5, rtol=1e-5)
+    ours = results["spikeforge"]
+    assert ours["double"].shape == (timesteps, 1, 1)
+    if signal == "impulse":  # per-step decay e^{-(1-beta)}: snnTorch's kernel, kept
+        k = torch.arange(5, dtype=torch.float32)
+        torch.testing.assert_close(ours["single"][:5, 0, 0], torch.exp(-0.1 * k), rtol=1e-5, atol=0)
