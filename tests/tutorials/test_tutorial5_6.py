@@ -19,6 +19,7 @@ def _digits(n: int, seed: int = 3):
     return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
+@pytest.mark.slow
 def test_tutorial5_fully_connected_training_and_accuracy():
     num_steps, beta, batch = 25, 0.95, 16
     images, targets = _digits(3 * batch)
@@ -74,7 +75,9 @@ def test_tutorial5_fully_connected_training_and_accuracy():
     assert results["spikeforge"]["spk_0"].sum() > 0
 
 
-@pytest.mark.parametrize("surrogate_from", ["fast_sigmoid", "custom_function"])
+@pytest.mark.parametrize(
+    "surrogate_from", ["fast_sigmoid", pytest.param("custom_function", marks=pytest.mark.slow)]
+)
 def test_tutorial6_convolutional_snn_with_reset_and_rate_loss(surrogate_from):
     beta, num_steps, batch = 0.5, 8, 4  # the notebook: 50 steps, batch 128
     images, targets = _digits(2 * batch, seed=4)

@@ -15,7 +15,9 @@ from ._flows import assert_same, run_both
 pytestmark = pytest.mark.parity
 
 
-@pytest.mark.parametrize("layers", ["stateleaky", "linearleaky"])
+@pytest.mark.parametrize(
+    "layers", ["stateleaky", pytest.param("linearleaky", marks=pytest.mark.slow)]
+)
 def test_tutorial8_state_space_network_training(layers):
     num_steps, beta, batch = 5, 0.95, 16
     g = torch.Generator().manual_seed(6)

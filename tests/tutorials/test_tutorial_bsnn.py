@@ -44,6 +44,7 @@ class BinaryLinear(nn.Linear):
         return F.linear(x, _Sign.apply(self.weight), self.bias)
 
 
+@pytest.mark.slow
 def test_binarized_snn_train_validate_save_and_test(tmp_path):
     batch = 8
     g = torch.Generator().manual_seed(12)

@@ -1,7 +1,7 @@
 """The forward-forward tutorial: ``nn.Linear`` subclasses whose activation is a one-step
 ``Leaky(beta=0.8)`` from ``init_leaky()``, each trained locally with Adam on the softplus
 goodness loss of positive (true label overlaid) and negative (shuffled label) samples, then
-``predict`` by the summed goodness per label. Shrunk: 784-100-100, 20 local epochs."""
+``predict`` by the summed goodness per label. Shrunk: 784-100-100, 10 local epochs."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_forward_forward_with_one_step_leaky_layers():
                 self.activation = snn.Leaky(beta=0.8)
                 self.opt = torch.optim.Adam(self.parameters(), lr=0.03)
                 self.threshold = 5.0
-                self.num_epochs = 20
+                self.num_epochs = 10
 
             def forward(self, x):
                 mem = self.activation.init_leaky()
@@ -97,4 +97,4 @@ def test_forward_forward_with_one_step_leaky_layers():
     results = run_both(flow)
     assert_same(results, atol=1e-5, rtol=1e-5, exact=("train_pred", "test_pred"))
     losses = results["spikeforge"]["losses"]
-    assert losses.shape == (2, 20) and losses[0, -1] < losses[0, 0]  # the local loss falls
+    assert losses.shape == (2, 10) and losses[0, -1] < losses[0, 0]  # the local loss falls

@@ -16,6 +16,7 @@ from ._flows import assert_same, run_both, submodules
 pytestmark = pytest.mark.parity
 
 
+@pytest.mark.slow
 def test_spiking_autoencoder_training_and_test_pass():
     num_steps, latent_dim, beta, thresh, batch = 5, 8, 0.5, 1, 4
     g = torch.Generator().manual_seed(14)
