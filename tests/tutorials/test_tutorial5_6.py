@@ -155,3 +155,41 @@ def test_tutorial6_convolutional_snn_with_reset_and_rate_loss(surrogate_from):
         assert results["spikeforge"].pop(f"loss_shape_{it}") == ()
     assert_same(results, atol=1e-5, exact=[k for k in results["snntorch"] if "spk" in k])
     assert sum(v.sum() for k, v in results["spikeforge"].items() if "spk" in k) > 0
+
+
+def test_tutorial6_class_net_single_step_from_init_leaky():
+    """Tutorial 6's first network: a ``Net`` class whose ``forward`` starts three step-API
+    Leaky layers from ``init_leaky()`` and runs one step (``F.max_pool2d`` between convs)."""
+    import torch.nn.functional as F
+
+    images, _ = _digits(4, seed=7)
+
+    def flow(snn):
+        spike_grad = submodules(snn, "surrogate").surrogate.fast_sigmoid(slope=25)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(1, 12, 5)
+                self.lif1 = snn.Leaky(beta=0.5, spike_grad=spike_grad)
+                self.conv2 = nn.Conv2d(12, 64, 5)
+                self.lif2 = snn.Leaky(beta=0.5, spike_grad=spike_grad)
+                self.fc1 = nn.Linear(64 * 4 * 4, 10)
+                self.lif3 = snn.Leaky(beta=0.5, spike_grad=spike_grad)
+
+            def forward(self, x):
+                mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+                mem3 = self.lif3.init_leaky()
+                spk1, mem1 = self.lif1(F.max_pool2d(self.conv1(x), 2), mem1)
+                spk2, mem2 = self.lif2(F.max_pool2d(self.conv2(spk1), 2), mem2)
+                spk3, mem3 = self.lif3(self.fc1(spk2.view(x.shape[0], -1)), mem3)
+                return spk3, mem3
+
+        torch.manual_seed(14)
+        net = Net()
+        spk, mem = net(images * 6)
+        mem.sum().backward()
+        return {"spk": spk.detach(), "mem": mem.detach(), "grad": net.conv1.weight.grad}
+
+    results = run_both(flow)
+    assert_same(results, atol=1e-5, exact=("spk",))
