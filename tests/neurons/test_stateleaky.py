@@ -211,9 +211,11 @@ def test_bad_constructor_arguments(kwargs, error, words):
 
 
 def test_bad_inputs():
-    lif = sf.StateLeaky(0.9, 3)
+    per_channel = sf.StateLeaky(torch.full((3,), 0.9), 3)
     with pytest.raises(ValueError, match=r"shape \[T, B, channels=3\], got \(5, 2, 4\)"):
-        lif(torch.zeros(5, 2, 4))
+        per_channel(torch.zeros(5, 2, 4))
+    lif = sf.StateLeaky(0.9, 3)
+    assert lif(torch.zeros(5, 2, 4))[1].shape == (5, 2, 4)  # one shared decay: any width
     with pytest.raises(ValueError, match="got \\(5, 3\\)"):
         lif(torch.zeros(5, 3))
     with pytest.raises(TypeError, match="floating-point"):

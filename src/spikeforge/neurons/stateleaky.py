@@ -141,13 +141,16 @@ class StateLeaky(SpikingNeuron):
     def mem_reset(self, mem: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} never resets its membrane")
 
-    def _check_sequence(self, x: Any, name: str, features: int, what: str) -> None:
+    def _check_sequence(self, x: Any, name: str, features: int | None, what: str) -> None:
+        """``x`` is a floating ``[T, B, features]`` tensor (any width when ``features`` is None)."""
         cls = type(self).__name__
         if not isinstance(x, Tensor):
             raise TypeError(f"{cls}: {name} must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
             raise TypeError(f"{cls}: {name} must be a floating-point tensor, got {x.dtype}")
-        if x.dim() != 3 or x.shape[2] != features:
+        if features is None and x.dim() != 3:
+            raise ValueError(f"{cls}: {name} must have shape [T, B, C], got {tuple(x.shape)}")
+        if features is not None and (x.dim() != 3 or x.shape[2] != features):
             raise ValueError(
                 f"{cls}: {name} must have shape [T, B, {what}={features}], got {tuple(x.shape)}"
             )
@@ -171,7 +174,10 @@ class StateLeaky(SpikingNeuron):
         return self.spk, mem
 
     def forward(self, input_: Tensor):
-        self._check_sequence(input_, "input_", self.channels, "channels")
+        if self.tau.numel() == 1:  # one shared decay filters any width, as in snnTorch
+            self._check_sequence(input_, "input_", None, "channels")
+        else:
+            self._check_sequence(input_, "input_", self.channels, "channels")
         return self._outputs_of(self.membrane(input_))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:

@@ -24,8 +24,17 @@ def _require_nir() -> None:
 
 
 def export_to_nir(net: nn.Module, sample_data: Tensor, dt: float = 1e-4, **kwargs: Any):
-    """``net`` as a ``nir.NIRGraph``; ``sample_data`` is one time step's input ``[B, ...]``."""
+    """``net`` as a ``nir.NIRGraph``; ``sample_data`` is one time step's input ``[B, ...]``.
+
+    ``ignore_dims=`` (snnTorch's keyword, as in its NIR tutorial's top-level import) is
+    checked as :func:`spikeforge.export_nir.export_to_nir` checks it.
+    """
     _require_nir()
+    if "ignore_dims" in kwargs:
+        from ..export_nir import export_to_nir as _snntorch_style
+
+        kwargs.setdefault("model_name", "spikeforge")
+        return _snntorch_style(net, sample_data, dt=dt, **kwargs)
     from .export import export_to_nir as _export
 
     return _export(net, sample_data, dt=dt, **kwargs)

@@ -309,6 +309,11 @@ def _trace(net: nn.Module, sample: Tensor, lead: int, fwd_args: tuple = ()):
             name = f"flatten_{len(steps)}"
             steps.append((name, ("flatten", start, end), *_inputs(node, sources, lead)))
             sources[node.name] = [name]
+        elif node.op == "call_method" and node.target in ("view", "reshape"):
+            start = _flattening_view(node, lead)
+            name = f"flatten_{len(steps)}"
+            steps.append((name, ("flatten", start, -1), *_inputs(node, sources, lead)))
+            sources[node.name] = [name]
         elif node.op == "output":
             result = node.args[0]
             result = result[0] if isinstance(result, (tuple, list)) else result
@@ -317,10 +322,23 @@ def _trace(net: nn.Module, sample: Tensor, lead: int, fwd_args: tuple = ()):
         else:
             raise TypeError(
                 f"export_to_nir: cannot map {node.op} {node.target!r} to NIR; supported: "
-                "Linear, Conv1d/2d, Flatten, AvgPool2d, SumPool2d, neurons, +, flatten and "
-                "avg_pool2d"
+                "Linear, Conv1d/2d, Flatten, AvgPool2d, SumPool2d, neurons, +, flatten, "
+                "a flattening view/reshape and avg_pool2d"
             )
     return steps, out_shape
+
+
+def _flattening_view(node: torch.fx.Node, lead: int) -> int:
+    """The first flattened dim of a ``x.view(...)``/``x.reshape(...)`` that keeps the lead
+    axes and flattens the rest into one (``x.view(-1, C·H·W)`` in snnTorch's NIR tutorial)."""
+    before = tuple(node.args[0].meta["tensor_meta"].shape)
+    after = tuple(node.meta["tensor_meta"].shape)
+    if len(after) == lead + 1 and after[:lead] == before[:lead]:
+        return lead
+    raise TypeError(
+        f"export_to_nir: {node.target}{tuple(before)} -> {tuple(after)} has no NIR form; only a "
+        "view that flattens every axis after the batch axis is exported (as Flatten)"
+    )
 
 
 def _shape(node: torch.fx.Node, lead: int) -> tuple[int, ...]:
