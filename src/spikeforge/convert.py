@@ -190,13 +190,16 @@ def convert_to_snn(
 
 def reset_neurons(net: nn.Module) -> None:
     """Forget the hidden state of every spiking neuron inside ``net`` (this net only), and
-    of the NIR readouts and delays (``spikeforge.nir.modules``) it holds."""
+    of every other stateful module it holds (NIR readouts, ``SynapticDelay``, a
+    ``NIRGraphModule``'s back edges: the ``reset_state()`` protocol)."""
     from .neurons import SpikingNeuron
-    from .nir.modules import _StatefulNode
+    from .nn.stateful import stateful_modules
 
-    for module in net.modules():
-        if isinstance(module, (SpikingNeuron, _StatefulNode)):
-            module.reset_mem()
+    for module in stateful_modules(net):
+        if isinstance(module, SpikingNeuron):
+            module.reset_mem()  # empty, so that the next batch may have another size
+        else:
+            module.reset_state()
 
 
 @torch.no_grad()

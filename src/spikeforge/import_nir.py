@@ -45,13 +45,10 @@ class NIRNetwork(nn.Module):
         return out, state
 
     def reset_mem(self) -> None:
-        """Forget every neuron's state."""
-        if hasattr(self.network, "reset_mem"):  # a NIRGraphModule resets its nodes too
-            self.network.reset_mem()
-            return
-        for module in self.network.modules():
-            if hasattr(module, "reset_mem"):
-                module.reset_mem()
+        """Forget the state of every neuron, readout and delay of the network."""
+        from .convert import reset_neurons
+
+        reset_neurons(self.network)
 
 
 def import_from_nir(graph: Any) -> NIRNetwork:

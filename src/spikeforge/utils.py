@@ -1,9 +1,10 @@
 """Network and dataset helpers with ``snntorch.utils``' names.
 
-``reset(net)`` and ``detach(net)`` act on the spiking neurons found by walking
-``net.modules()`` (nested containers included) and on nothing else: two networks in one
-process never touch each other's state (snnTorch's ``reset`` resets every live neuron of
-the same class, issue #438, and looks only at direct children).
+``reset(net)`` acts on the stateful modules (spiking neurons, NIR readouts, delays) and
+``detach(net)`` on the spiking neurons found by walking ``net.modules()`` (nested containers
+included), and on nothing else: two networks in one process never touch each other's state
+(snnTorch's ``reset`` resets every live neuron of the same class, issue #438, and looks only
+at direct children).
 
 ``data_subset`` and ``valid_split`` keep snnTorch's in-place behaviour for datasets with
 ``.data`` and ``.targets`` (torchvision style; tensors, arrays or lists). Any other
@@ -22,6 +23,7 @@ from torch.utils.data import Subset
 
 from .neurons import SpikingNeuron
 from .nn.multistep import set_step_mode
+from .nn.stateful import stateful_modules
 
 __all__ = ["data_subset", "detach", "reset", "set_step_mode", "valid_split"]
 
@@ -33,16 +35,18 @@ def _neurons(net: Any) -> list[SpikingNeuron]:
 
 
 def reset(net: nn.Module) -> int:
-    """Zero and detach the hidden state of every spiking neuron inside ``net``.
+    """Zero and detach the state of every stateful module inside ``net``.
 
-    Recurses through nested modules; neurons outside ``net`` keep their state. Returns the
-    number of neurons reset (snnTorch returns ``None``).
+    That is every module with ``reset_state()`` (``spikeforge.nn.stateful``): the spiking
+    neurons, the NIR readouts (``LeakyIntegrator``, ``Integrator``, ``SynapticIntegrator``),
+    ``SynapticDelay``'s ring buffer and a ``NIRGraphModule``'s back edges. Recurses through
+    nested modules; modules outside ``net`` keep their state. Returns the number of modules
+    reset (snnTorch returns ``None``).
     """
-    neurons = _neurons(net)
-    for neuron in neurons:
-        neuron.reset_hidden()
-        neuron.detach_hidden()
-    return len(neurons)
+    modules = stateful_modules(net)
+    for module in modules:
+        module.reset_state()
+    return len(modules)
 
 
 def detach(net: nn.Module) -> int:

@@ -10,6 +10,7 @@ from torch.utils.data import Subset, TensorDataset
 
 import spikeforge as snn
 from spikeforge import utils
+from spikeforge.nir.modules import Integrator, LeakyIntegrator, SynapticIntegrator
 
 
 def two_layer() -> nn.Sequential:
@@ -66,6 +67,106 @@ def test_utils_reset_rejects_non_modules():
         utils.reset([snn.Leaky(beta=0.5)])
     with pytest.raises(TypeError, match="net must be a torch"):
         utils.detach(None)
+
+
+# -- reset(net) reaches every stateful module (the reset_state() protocol) -----------------------
+
+
+def _steps(module: nn.Module, values) -> list[list[float]]:
+    return [module(torch.tensor([[v, v]])).tolist() for v in values]
+
+
+@pytest.mark.parametrize(
+    ("make", "states", "history", "after_reset"),
+    [
+        # v_t = 0.5 v_{t−1} + 2 x_t: inputs 1, 1 give v = 2, 3; from rest, 1 gives 2
+        (lambda: LeakyIntegrator(beta=0.5, gain=2.0), ("mem",), [2.0, 3.0], 2.0),
+        # v_t = v_{t−1} + 3 x_t: 3, 6; from rest 3
+        (lambda: Integrator(r=3.0), ("mem",), [3.0, 6.0], 3.0),
+        # I = 1, 1.5 and v = 1, 0.5 + 1.5 = 2; from rest I = v = 1
+        (lambda: SynapticIntegrator(alpha=0.5, beta=0.5), ("syn", "mem"), [1.0, 2.0], 1.0),
+    ],
+)
+def test_utils_reset_zeroes_the_nir_readouts(make, states, history, after_reset):
+    net = nn.Sequential(nn.Identity(), make())
+    readout = net[1]
+    assert [row[0][0] for row in _steps(net, [1.0, 1.0])] == history
+    assert utils.reset(net) == 1
+    for name in states:
+        assert torch.equal(getattr(readout, name), torch.zeros(1, 2))
+    fresh = make()
+    assert _steps(net, [1.0]) == _steps(fresh, [1.0]) == [[[after_reset, after_reset]]]
+
+
+def test_utils_reset_cuts_the_readout_state_from_the_graph():
+    readout = LeakyIntegrator(beta=0.5)
+    readout(torch.ones(1, 2, requires_grad=True))
+    assert readout.mem.grad_fn is not None
+    utils.reset(readout)
+    assert readout.mem.grad_fn is None and torch.equal(readout.mem, torch.zeros(1, 2))
+
+
+def test_utils_reset_empties_the_synaptic_delay_ring():
+    # delay 1: y_t = x_{t−1}; after 5, 6 the ring holds 6, so without a reset 7 gives 6
+    lag = snn.SynapticDelay(max_delay=2, delay=1.0)
+    net = nn.Sequential(nn.Linear(2, 2), lag)
+    nn.init.eye_(net[0].weight)
+    nn.init.zeros_(net[0].bias)
+    with torch.no_grad():
+        assert _steps(net, [5.0, 6.0]) == [[[0.0, 0.0]], [[5.0, 5.0]]]
+        assert utils.reset(net) == 1
+        assert lag._ring == []  # empty: the steps before count as zero
+        fresh = snn.SynapticDelay(max_delay=2, delay=1.0)
+        assert _steps(net, [7.0, 8.0]) == _steps(fresh, [7.0, 8.0]) == [[[0.0, 0.0]], [[7.0, 7.0]]]
+
+
+def test_utils_reset_counts_neurons_readouts_and_delays_together():
+    net = nn.Sequential(
+        nn.Linear(2, 2), snn.Leaky(beta=0.5, init_hidden=True), snn.SynapticDelay(1, 1.0),
+        Integrator(), LeakyIntegrator(beta=0.9),
+    )  # fmt: skip
+    net(torch.ones(1, 2))
+    assert utils.reset(net) == 4
+
+
+def test_utils_reset_resets_delta_leaky_state():
+    delta_leaky = getattr(snn, "DeltaLeaky", None)
+    if delta_leaky is None:
+        pytest.skip("DeltaLeaky is not on this branch")
+    # β = 0.5, δ = 0.6, input 1, 1: U = 1, 1.5 (spikes 1, 0). From rest, 1 gives U = 1, a spike;
+    # without the reset it would give U = 1.75, |ΔU| = 0.25, no spike.
+    lif = delta_leaky(0.6, 0.5, init_hidden=True)
+    for _ in range(2):
+        lif(torch.ones(1, 2))
+    assert lif.mem.tolist() == [[1.5, 1.5]]
+    assert utils.reset(nn.Sequential(lif)) == 1
+    assert torch.equal(lif.mem, torch.zeros(1, 2)) and torch.equal(lif.mem_prev, torch.zeros(1, 2))
+    spk, (mem, prev) = lif(torch.ones(1, 2))
+    fresh_spk, (fresh_mem, _) = delta_leaky(0.6, 0.5, init_hidden=True)(torch.ones(1, 2))
+    assert spk.tolist() == fresh_spk.tolist() == [[1.0, 1.0]]
+    assert mem.tolist() == fresh_mem.tolist() == [[1.0, 1.0]] and prev.tolist() == [[0.0, 0.0]]
+
+
+class Counter(nn.Module):
+    """A user's stateful module: it joins utils.reset by defining reset_state()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.count += 1
+        return x * self.count
+
+    def reset_state(self) -> None:
+        self.count = 0
+
+
+def test_any_module_with_reset_state_joins_utils_reset():
+    net = nn.Sequential(nn.Identity(), Counter())
+    assert [net(torch.ones(1)).item() for _ in range(3)] == [1.0, 2.0, 3.0]
+    assert utils.reset(net) == 1
+    assert net(torch.ones(1)).item() == 1.0
 
 
 class FakeVision:

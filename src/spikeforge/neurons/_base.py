@@ -416,6 +416,12 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
         for name in self.state_names:
             setattr(self, name, getattr(self, name).detach())
 
+    def reset_state(self) -> None:
+        """Zero and detach the hidden state (the ``reset_state()`` protocol of
+        ``spikeforge.nn.stateful`` that ``utils.reset`` uses)."""
+        self.reset_hidden()
+        self.detach_hidden()
+
     def extra_repr(self) -> str:
         text = f"reset_mechanism={self.reset_mechanism!r}, init_hidden={self.init_hidden}"
         if self._step_mode != "single":

@@ -143,6 +143,10 @@ class SynapticDelay(nn.Module):
         self._head = 0
         self._ring_shape = None
 
+    def reset_state(self) -> None:
+        """``reset_delay()`` under the name ``utils.reset`` looks for (``nn.stateful``)."""
+        self.reset_delay()
+
     # -- forward -------------------------------------------------------------------------
 
     def forward(self, input_: Tensor) -> Tensor:

@@ -15,10 +15,11 @@ so a ``Leaky`` with decay ``β`` and unit input gain is written as
   input→lif, lif→w_rec, w_rec→lif, lif→output; ``w_rec`` is ``Affine`` (dense),
   ``Conv2d`` (convolutional) or ``Scale(V)`` (``all_to_all=False``). The edge w_rec→lif is
   a recurrence, so it carries the previous step's spikes, as in ``U_t = … + rec(S_{t-1})``.
-* the readouts and delay of :mod:`spikeforge.nir.modules`: ``LeakyIntegrator`` → ``LI(tau =
+* the readouts of :mod:`spikeforge.nir.modules`: ``LeakyIntegrator`` → ``LI(tau =
   dt/(1−β), r = gain·tau/dt, v_leak = 0)`` (``I(r = gain)`` when ``β = 1``), ``Integrator`` →
   ``I``, ``SynapticIntegrator`` → ``CubaLI`` (as ``Synaptic`` → ``CubaLIF``, ``w_in`` carrying
-  the gain), ``Delay`` → ``Delay(delay = steps·dt)``.
+  the gain); ``SynapticDelay`` → ``Delay(delay = d·dt)`` (``d`` per channel, fractional
+  allowed), its exact parameters in ``metadata``.
 
 Resets. NIR 1.0.x neurons only know a hard reset to ``v_reset`` in the step of the spike.
 spikeforge's default subtract reset (``U −= θ`` one step after the spike) has no NIR field,
@@ -47,7 +48,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..neurons import SpikingNeuron
+from ..neurons import SpikingNeuron, SynapticDelay
 from .modules import Scale, SumPool2d, Threshold
 from .modules import _StatefulNode as StatefulNode
 
@@ -134,8 +135,8 @@ def _recurrent_node(module: SpikingNeuron, shape: tuple[int, ...], dt: float):
 
 def _readout_node(module: nn.Module, shape: tuple[int, ...], dt: float):
     """``LeakyIntegrator`` → ``LI`` (``I`` when ``β = 1``), ``Integrator`` → ``I``,
-    ``SynapticIntegrator`` → ``CubaLI``, ``Delay`` → ``Delay(τ = steps·dt)``; the decays and
-    gains also go into ``metadata`` so that the import is exact (inverse of ``import_``)."""
+    ``SynapticIntegrator`` → ``CubaLI``; the decays and gains also go into ``metadata`` so
+    that the import is exact (inverse of ``import_``)."""
     import nir
 
     from . import modules as nodes
@@ -148,8 +149,6 @@ def _readout_node(module: nn.Module, shape: tuple[int, ...], dt: float):
             array = value.detach().cpu().numpy().copy()
             meta[name] = float(array) if array.ndim == 0 else array
     zeros = np.zeros(shape)
-    if isinstance(module, nodes.Delay):
-        return nir.Delay(delay=_np(module.steps.double() * dt, shape), metadata=meta)
     if isinstance(module, nodes.Integrator):
         return nir.I(r=_np(module.r, shape), metadata=meta)
     gain = _np(module.gain, shape)
@@ -165,6 +164,29 @@ def _readout_node(module: nn.Module, shape: tuple[int, ...], dt: float):
         if np.all(beta == 1):
             return nir.I(r=gain, metadata=meta)
         return nir.LI(tau=tau_mem, r=gain * tau_mem / dt, v_leak=zeros, metadata=meta)
+
+
+def _delay_node(module: SynapticDelay, shape: tuple[int, ...], dt: float):
+    """``SynapticDelay`` → ``Delay(τ = d·dt)`` per neuron, with ``d`` the delay that acts
+    (clamped to ``[0, max_delay]``); ``metadata`` keeps every constructor argument, so the
+    import is exact (a Gaussian kernel's smoothing has no NIR field: ``τ`` is its centre)."""
+    import nir
+
+    acting = module.delay.detach().clamp(0, module.max_delay)
+    meta: dict[str, Any] = {
+        "spikeforge.class": "SynapticDelay",
+        "max_delay": module.max_delay,
+        # 1-d, in the delay's own dtype (nir.write cannot compress 0-d arrays)
+        "delay": acting.cpu().numpy().reshape(-1).copy(),
+        "delay_per_channel": acting.dim() == 1,
+        "learn_delay": bool(module.learn_delay),
+        "kernel": module.kernel,
+        "sigma": float(module.sigma),
+        "step_mode": module.step_mode,
+    }
+    if module.channels is not None:
+        meta["channels"] = module.channels
+    return nir.Delay(delay=_np(acting, shape) * dt, metadata=meta)
 
 
 def _pool_args(module: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,6 +255,8 @@ def _flatten_node(shape: tuple[int, ...], start_dim: int, end_dim: int, lead: in
 def _node_for(module: nn.Module, shape: tuple[int, ...], dt: float, lead: int):
     if isinstance(module, StatefulNode):
         return _readout_node(module, shape, dt)
+    if isinstance(module, SynapticDelay):
+        return _delay_node(module, shape, dt)
     if isinstance(module, SpikingNeuron):
         if hasattr(module, "all_to_all"):
             return _recurrent_node(module, shape, dt)
@@ -242,7 +266,7 @@ def _node_for(module: nn.Module, shape: tuple[int, ...], dt: float, lead: int):
 
 class _Tracer(torch.fx.Tracer):
     def is_leaf_module(self, module: nn.Module, qualname: str) -> bool:
-        if isinstance(module, (SpikingNeuron, StatefulNode, *_LAYERS)):
+        if isinstance(module, (SpikingNeuron, StatefulNode, SynapticDelay, *_LAYERS)):
             return True
         return super().is_leaf_module(module, qualname)
 
@@ -260,6 +284,15 @@ def _functional_avg_pool(node: torch.fx.Node) -> nn.AvgPool2d:
     return nn.AvgPool2d(**kwargs)
 
 
+def _snapshot(module: nn.Module) -> dict[str, Any]:
+    """The attributes a run may change in a neuron, readout or delay, to put back after it
+    (a copy of ``SynapticDelay``'s ring, which a step fills in place)."""
+    if isinstance(module, SynapticDelay):
+        return {"_ring": list(module._ring), "_head": module._head,
+                "_ring_shape": module._ring_shape}  # fmt: skip
+    return {name: getattr(module, name) for name in module.state_names}
+
+
 def _trace(net: nn.Module, sample: Tensor, lead: int, fwd_args: tuple = ()):
     """Trace ``net`` with ``torch.fx`` and run it once on ``sample`` for the shapes.
 
@@ -274,13 +307,14 @@ def _trace(net: nn.Module, sample: Tensor, lead: int, fwd_args: tuple = ()):
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
     graph = _Tracer().trace(net, concrete_args=concrete or None)
     gm = torch.fx.GraphModule(net, graph)
-    neurons = [m for m in net.modules() if isinstance(m, (SpikingNeuron, StatefulNode))]
-    saved = [{n: getattr(m, n) for n in m.state_names} for m in neurons]
+    stateful = [m for m in net.modules() if isinstance(m, (SpikingNeuron, StatefulNode,
+                                                            SynapticDelay))]  # fmt: skip
+    saved = [_snapshot(m) for m in stateful]
     try:
         with torch.no_grad():
             ShapeProp(gm).propagate(sample, *fwd_args)
     finally:
-        for module, state in zip(neurons, saved):
+        for module, state in zip(stateful, saved):
             for name, value in state.items():
                 setattr(module, name, value)
     modules = dict(net.named_modules())

@@ -20,14 +20,16 @@ forward Euler at step ``dt`` (given, else ``graph.metadata["spikeforge.dt"]``, e
 * a nested graph ``{Input, LIF|CubaLIF, Affine|Linear|Scale|Conv2d, Output}`` with the
   neuron→weight→neuron loop → ``RLeaky`` / ``RSynaptic`` with those recurrent weights.
 
-Non-spiking nodes and delays become the small modules of :mod:`spikeforge.nir.modules`
-(their output is the membrane ``v_t``; ``Delay`` outputs its input ``τ`` earlier):
+Non-spiking nodes become the small modules of :mod:`spikeforge.nir.modules` (their output is
+the membrane ``v_t``) and ``Delay`` the learnable ``SynapticDelay``:
 
 * ``LI(τ, r, v_leak=0)`` → ``LeakyIntegrator(β = 1 − dt/τ, gain = r·dt/τ)``;
 * ``I(r)`` → ``Integrator(r)`` (``v_t = v_{t-1} + r I_t``, as ``IF``);
 * ``CubaLI(τ_syn, τ_mem, r, v_leak=0, w_in)`` → ``SynapticIntegrator(α = 1 − dt/τ_syn,
   β = 1 − dt/τ_mem, gain = w_in·(dt/τ_syn)·r·(dt/τ_mem))``;
-* ``Delay(τ)`` → ``Delay(steps = τ/dt)``, which must be whole numbers of steps.
+* ``Delay(τ)`` → ``SynapticDelay(delay = τ/dt)`` (``max_delay = ⌈max τ/dt⌉``, linear kernel):
+  whole steps shift exactly, a fractional ``τ/dt`` interpolates between the two steps
+  around it (see ``_delay``); spikeforge's own ``SynapticDelay`` comes back from metadata.
 
 NIR resets to ``v_reset`` in the step of the spike, so these neurons get
 ``reset_mechanism="zero", reset_delay=False``. ``v_leak ≠ 0``, ``v_reset ≠ 0`` and
@@ -148,9 +150,9 @@ def _neuron(node, name: str, dt: float) -> nn.Module:
     return _standard_neuron(node, name, dt)
 
 
-def _readout(node, name: str, dt: float) -> nn.Module:
-    """``LI``, ``I``, ``CubaLI`` or ``Delay`` as the matching module of ``nir.modules``
-    (rebuilt exactly from spikeforge's metadata when present)."""
+def _readout(node, name: str, dt: float, lead: int = 1) -> nn.Module:
+    """``LI``, ``I``, ``CubaLI`` as the matching module of ``nir.modules``, ``Delay`` as a
+    ``SynapticDelay`` (rebuilt exactly from spikeforge's metadata when present)."""
     import nir
 
     meta = getattr(node, "metadata", None) or {}
@@ -161,14 +163,7 @@ def _readout(node, name: str, dt: float) -> nn.Module:
         names = ("alpha", "beta", "gain") if cls_name == "SynapticIntegrator" else ("beta", "gain")
         return cls(*(_meta_value(meta[k]) for k in names), step_mode=step_mode)
     if isinstance(node, nir.Delay):
-        steps = np.asarray(node.delay, dtype=np.float64) / dt
-        whole = np.rint(steps)
-        if np.any(np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)) or np.any(whole < 0):
-            raise ValueError(
-                f"import_from_nir: node {name!r} delays by {np.asarray(node.delay).tolist()} s, "
-                f"not a whole number of steps of dt = {dt}; import with a dt that divides it"
-            )
-        return _nodes.Delay(torch.as_tensor(whole.astype(np.int64)), step_mode=step_mode)
+        return _delay(node, name, dt, lead, step_mode)
     if isinstance(node, nir.I):
         return _nodes.Integrator(_tensor(node.r), step_mode=step_mode)
     if isinstance(node, nir.LI):
@@ -182,6 +177,56 @@ def _readout(node, name: str, dt: float) -> nn.Module:
     return _nodes.SynapticIntegrator(
         _tensor(1 - dt / tau_syn), _tensor(1 - dt / tau_mem), _tensor(gain), step_mode=step_mode
     )
+
+
+def _delay_from_metadata(meta: dict[str, Any]) -> nn.Module:
+    """The exported ``SynapticDelay`` with its exact parameters (delay values and dtype)."""
+    from ..neurons import SynapticDelay
+
+    delay = torch.as_tensor(np.array(meta["delay"]))  # written as a 1-d array, dtype kept
+    if not _meta_value(meta["delay_per_channel"]):
+        delay = delay.reshape(())
+    channels = _meta_value(meta["channels"]) if "channels" in meta else None
+    return SynapticDelay(
+        _meta_value(meta["max_delay"]), delay, channels=channels,
+        learn_delay=_meta_value(meta["learn_delay"]), kernel=_meta_value(meta["kernel"]),
+        sigma=float(np.asarray(meta["sigma"])), step_mode=_meta_value(meta["step_mode"]),
+    )  # fmt: skip
+
+
+def _delay(node, name: str, dt: float, lead: int, step_mode: str) -> nn.Module:
+    """NIR ``Delay(τ)`` (``y(t) = x(t − τ)``) as a ``SynapticDelay`` of ``d = τ/dt`` steps.
+
+    A whole ``d`` (up to float noise, 1e-6 relative) is an exact shift; a fractional one is
+    kept (linear kernel: ``y_t = (1 − f) x_{t−⌊d⌋} + f x_{t−⌊d⌋−1}``, ``f = d − ⌊d⌋``), which
+    samples ``x(t − τ)`` linearly between steps and keeps a spike's count and mean time.
+    Delays that are equal, or vary along the last axis only, map to one delay or one per
+    channel; any other per-neuron pattern runs on the neurons flattened.
+    """
+    from ..neurons import SynapticDelay
+
+    meta = getattr(node, "metadata", None) or {}
+    if _meta_value(meta.get("spikeforge.class", "")) == "SynapticDelay":
+        return _delay_from_metadata(meta)
+    tau = np.asarray(node.delay, dtype=np.float64)
+    steps = tau / dt
+    if not np.all(np.isfinite(steps)) or np.any(steps < 0):
+        raise ValueError(
+            f"import_from_nir: node {name!r} needs finite delays >= 0, got {tau.tolist()}"
+        )
+    whole = np.rint(steps)
+    steps = np.where(np.abs(steps - whole) <= 1e-6 * np.maximum(1.0, whole), whole, steps)
+    max_delay = max(1, int(np.ceil(steps.max()))) if steps.size else 1
+    shape = steps.shape
+    if steps.size == 0 or np.all(steps == steps.reshape(-1)[0]):
+        value = float(steps.reshape(-1)[0]) if steps.size else 0.0
+        return SynapticDelay(max_delay, value, step_mode=step_mode)
+    if steps.ndim == 1 or np.all(steps == steps[(0,) * (steps.ndim - 1)]):
+        per_channel = _tensor(steps[(0,) * (steps.ndim - 1)])
+        return SynapticDelay(max_delay, per_channel, channels=shape[-1], step_mode=step_mode)
+    flat = SynapticDelay(max_delay, _tensor(steps.reshape(-1)), channels=steps.size,
+                         step_mode=step_mode)  # fmt: skip
+    return nn.Sequential(nn.Flatten(lead), flat, nn.Unflatten(lead, shape))
 
 
 def _pool_args(node) -> tuple:
@@ -289,7 +334,7 @@ def _module_for(node, name: str, dt: float, lead: int = 1) -> nn.Module:
     if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
         return _neuron(node, name, dt)
     if isinstance(node, (nir.LI, nir.I, nir.CubaLI, nir.Delay)):
-        return _readout(node, name, dt)
+        return _readout(node, name, dt, lead)
     if isinstance(node, nir.Affine):
         return _linear(node.weight, node.bias)
     if isinstance(node, nir.Linear):

@@ -8,7 +8,6 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "Delay",
     "Integrator",
     "LeakyIntegrator",
     "NIRGraphModule",
@@ -118,11 +117,15 @@ class NIRGraphModule(nn.Module):
         return values[self.output_name]
 
     def reset_mem(self) -> None:
-        """Forget every neuron's state and the delayed values of the back edges."""
+        """Forget every node's state (neurons, readouts, delays) and the delayed values of
+        the back edges."""
+        from ..convert import reset_neurons
+
+        reset_neurons(self)
+
+    def reset_state(self) -> None:
+        """Forget the values held on the back edges (the nodes reset themselves)."""
         self._previous = {}
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_mem"):
-                module.reset_mem()
 
 
 def _key(name: str) -> str:
@@ -156,7 +159,7 @@ def _schedule(start: str, names: list[str], edges: list[tuple[str, str]]):
     return order, back
 
 
-# -- stateful readouts and delays (NIR LI, I, CubaLI, Delay) ----------------------------------
+# -- stateful readouts (NIR LI, I, CubaLI; a NIR Delay imports as SynapticDelay) ---------
 
 
 def _decay(name: str, value) -> Tensor:
@@ -184,6 +187,11 @@ class _StatefulNode(nn.Module):
     def reset_mem(self) -> None:
         for name in self.state_names:
             setattr(self, name, torch.zeros(0))
+
+    def reset_state(self) -> None:
+        """Zero (and detach) the state, keeping its shape (``utils.reset``'s protocol)."""
+        for name in self.state_names:
+            setattr(self, name, torch.zeros_like(getattr(self, name)))
 
     def _state(self, name: str, x: Tensor, shape: torch.Size | None = None) -> Tensor:
         value = getattr(self, name)
@@ -260,37 +268,3 @@ class SynapticIntegrator(_StatefulNode):
         self.syn = self.alpha * self._state("syn", x) + self.gain * x
         self.mem = self.beta * self._state("mem", x) + self.syn
         return self.mem
-
-
-class Delay(_StatefulNode):
-    """Fixed integer delay per neuron (NIR ``Delay``): ``y_t = x_{t−d}``, zero before.
-
-    ``steps`` holds ``d ≥ 0`` for each neuron (a number, or a tensor that broadcasts to one
-    step's ``[...]`` without batch); NIR's delay ``τ`` in seconds is ``d = τ/dt``.
-    """
-
-    state_names = ("history",)
-
-    def __init__(self, steps, step_mode: str = "single") -> None:
-        super().__init__(step_mode)
-        steps_t = torch.as_tensor(steps)
-        if steps_t.is_floating_point():
-            if not torch.equal(steps_t, steps_t.round()):
-                raise ValueError(f"steps must be whole numbers, got {steps_t.tolist()}")
-        elif steps_t.dtype == torch.bool:
-            raise TypeError("steps must be integers, got bool")
-        steps_t = steps_t.to(torch.long)
-        if (steps_t < 0).any():
-            raise ValueError(f"steps must be >= 0, got {steps_t.tolist()}")
-        self.register_buffer("steps", steps_t)
-        self.depth = int(steps_t.max()) if steps_t.numel() else 0
-
-    def step(self, x: Tensor) -> Tensor:
-        if self.depth == 0:
-            return x
-        # history[k] holds x_{t−1−k}; with x_t in front, entry d is x_{t−d}.
-        history = self._state("history", x, torch.Size((self.depth, *x.shape)))
-        window = torch.cat([x.unsqueeze(0), history])
-        index = self.steps.expand(x.shape).unsqueeze(0)
-        self.history = window[:-1]
-        return window.gather(0, index).squeeze(0)
