@@ -135,6 +135,7 @@ def _compare(ours, theirs, x: torch.Tensor, gen, atol_out: float, tol_grad: floa
 
 
 @pytest.mark.parity
+@pytest.mark.filterwarnings("ignore:.*unused when output=False")  # both libraries warn
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 @pytest.mark.parametrize("per_channel", [False, True])
 @pytest.mark.parametrize("cls", ["StateLeaky", "LinearLeaky"])
