@@ -405,9 +405,9 @@ def test_cpu_kernel_equals_reference_bitwise_and_chunks_compose(
 
 @pytest.mark.parametrize("multi", [True, False])
 def test_eager_path_equals_registered_op(multi, monkeypatch):
-    """Eager mode runs the kernels through a lean autograd.Function (ops._eager); the
+    """Eager mode runs the kernels through a lean autograd.Function (ops.common.eager); the
     registered op (what torch.compile sees) gives identical numbers."""
-    from spikeforge.ops import _eager
+    from spikeforge.ops.common import eager as _eager
 
     def run_once(force_op):
         monkeypatch.setattr(_eager, "FORCE_CUSTOM_OP", force_op)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikeforge.ops import _buffers
-from spikeforge.ops._buffers import MIN_BYTES, pooled_empty, release_buffers
+from spikeforge.ops.common import buffers as _buffers
+from spikeforge.ops.common.buffers import MIN_BYTES, pooled_empty, release_buffers
 
 LARGE = (MIN_BYTES // 4,)  # float32 elements filling exactly MIN_BYTES
 CPU = torch.device("cpu")

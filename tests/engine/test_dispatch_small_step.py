@@ -10,18 +10,18 @@ pytest.importorskip("numba")
 
 
 def test_small_single_step_takes_the_reference_under_auto():
-    lif = snn.Leaky(beta=0.9, learn_beta=True)  # a learnable β: no lean CPU step lane
+    lif = snn.Leaky(beta=0.9, learn_beta=True)  # a learnable β: no CPU fast step
     small = torch.rand(4, 8)
     assert lif.select_backend(small, lif.config(), single_step=True) == "reference"
     assert lif.select_backend(small, lif.config()) == "cpu"  # a sequence stays fused
-    with torch.no_grad():  # no gradient wanted: the lane runs it
+    with torch.no_grad():  # no gradient wanted: the fast step runs it
         assert lif.select_backend(small, lif.config(), single_step=True) == "cpu"
 
 
-def test_small_single_step_with_constant_parameters_stays_on_the_lane():
-    lif = snn.Synaptic(alpha=0.8, beta=0.9)  # no lane: small steps take the reference
+def test_small_single_step_with_constant_parameters_stays_on_the_fast_step():
+    lif = snn.Synaptic(alpha=0.8, beta=0.9)  # no fast step: small steps take the reference
     assert lif.select_backend(torch.rand(4, 8), lif.config(), single_step=True) == "reference"
-    lif = snn.Leaky(beta=0.9)  # shared constant β, θ, g: the CPU lane beats torch ops
+    lif = snn.Leaky(beta=0.9)  # shared constant β, θ, g: the CPU fast step beats torch ops
     assert lif.select_backend(torch.rand(4, 8), lif.config(), single_step=True) == "cpu"
     assert lif.select_backend(torch.rand(4, 8).double(), lif.config(), single_step=True) == "cpu"
 

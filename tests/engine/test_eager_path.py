@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import spikeforge as snn
-from spikeforge.ops import _eager
+from spikeforge.ops.common import eager as _eager
 
 
 def _run(multi: bool, force_op: bool, monkeypatch) -> tuple:

@@ -317,7 +317,7 @@ def test_cpu_kernel_equals_reference_bitwise_and_chunks_compose(
 def test_eager_path_equals_registered_op(reset, monkeypatch):
     """The lean eager path of the Leaky/Synaptic ops and their registered ops (what
     torch.compile sees) give identical numbers for Lapicque."""
-    from spikeforge.ops import _eager
+    from spikeforge.ops.common import eager as _eager
 
     def run_once(force_op):
         monkeypatch.setattr(_eager, "FORCE_CUSTOM_OP", force_op)

@@ -197,7 +197,7 @@ def test_cpu_parallel_path_matches_reference(reset, delay, per_neuron):
 
 
 def test_parallel_layout_gives_every_thread_blocks(monkeypatch):
-    from spikeforge.ops import _numba_layout as layout
+    from spikeforge.ops.common import numba_layout as layout
 
     monkeypatch.setattr("numba.get_num_threads", lambda: 2)
     assert layout.parallel_layout((100, 262_144)) == (layout.MAX_BLOCK, 2)  # W3: long blocks

@@ -1,7 +1,7 @@
 """Export to ONNX and ``torch.export`` on the default backend; onnxruntime runs the graph.
 
 While a model is traced for export, ``backend="auto"`` takes the pure-torch reference
-(``ops._dispatch.exporting``), so every neuron leaves Python with no special case in user
+(``ops.registry.exporting``), so every neuron leaves Python with no special case in user
 code, and the exported graph gives PyTorch's spikes and states.
 """
 
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import spikeforge as snn
-from spikeforge.ops import _dispatch
+from spikeforge.ops import registry
 from spikeforge.utils import reset
 
 onnx = pytest.importorskip("onnx")
@@ -48,7 +48,7 @@ STEPS = 6
 @pytest.fixture(autouse=True)
 def _auto_backend(monkeypatch):
     """These tests are about ``backend="auto"``: an environment override must not leak in."""
-    monkeypatch.delenv(_dispatch.ENV_VAR, raising=False)
+    monkeypatch.delenv(registry.ENV_VAR, raising=False)
 
 
 class StepAPI(nn.Module):
@@ -129,12 +129,12 @@ def _step_args(neuron: nn.Module, shape: tuple[int, ...]) -> tuple[torch.Tensor,
 
 def test_auto_takes_the_reference_only_while_exporting(monkeypatch):
     cpu = torch.device("cpu")
-    assert not _dispatch.exporting()
-    assert _dispatch.select_backend("leaky", "auto", cpu, torch.float32, None) == "cpu"
-    monkeypatch.setattr(_dispatch, "exporting", lambda: True)
-    assert _dispatch.select_backend("leaky", "auto", cpu, torch.float32, None) == "reference"
+    assert not registry.exporting()
+    assert registry.select("leaky", "auto", cpu, torch.float32, None) == "cpu"
+    monkeypatch.setattr(registry, "exporting", lambda: True)
+    assert registry.select("leaky", "auto", cpu, torch.float32, None) == "reference"
     # A backend named explicitly is never swapped, export or not.
-    assert _dispatch.select_backend("leaky", "torch", cpu, torch.float32, None) == "torch"
+    assert registry.select("leaky", "torch", cpu, torch.float32, None) == "torch"
 
 
 def test_exporting_is_true_inside_jit_trace_and_torch_export():
@@ -142,7 +142,7 @@ def test_exporting_is_true_inside_jit_trace_and_torch_export():
 
     class Probe(nn.Module):
         def forward(self, x):
-            seen.append(_dispatch.exporting())
+            seen.append(registry.exporting())
             return x + 1
 
     with warnings.catch_warnings():

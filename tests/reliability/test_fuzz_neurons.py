@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spikeforge as snn
-from spikeforge.ops import _dispatch
+from spikeforge.ops import registry
 
 from ._neurons import BY_NAME, CASES, IDS
 
@@ -21,7 +21,7 @@ FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthChe
 def fused_backends() -> list[str]:
     """Registered Leaky backends that can run float64 CPU tensors here (never 'reference')."""
     snn.Leaky(beta=0.5)  # importing the neuron registers its backends
-    specs = _dispatch._REGISTRY.get("leaky", {})
+    specs = registry.kernels("leaky")
     return sorted(
         name
         for name, spec in specs.items()

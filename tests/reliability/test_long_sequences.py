@@ -9,14 +9,14 @@ import pytest
 import torch
 
 import spikeforge as snn
-from spikeforge.ops import _dispatch
+from spikeforge.ops import registry
 
 BATCH, FEATURES = 4, 64
 
 
 def backends() -> list[str]:
     snn.Leaky(beta=0.5)
-    specs = _dispatch._REGISTRY.get("leaky", {})
+    specs = registry.kernels("leaky")
     cpu = torch.device("cpu")
     fused = [n for n, s in specs.items() if s.available() and s.why_not(cpu, torch.float32) is None]
     return ["reference", *sorted(fused)]

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import spikeforge as snn
-from spikeforge.ops import _dispatch
+from spikeforge.ops import registry
 
 from ._neurons import CASES, IDS
 
@@ -94,7 +94,7 @@ def test_sixteen_bit_types_stay_within_the_documented_tolerance(case, dtype):
 
 def _multi_backends(dtype):
     snn.Leaky(beta=0.5)
-    specs = _dispatch._REGISTRY.get("leaky", {})
+    specs = registry.kernels("leaky")
     names = [
         n
         for n, s in specs.items()

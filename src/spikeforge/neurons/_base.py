@@ -7,8 +7,10 @@ lazy zero initialisation, storing the state, and snnTorch's return conventions.
 
 ``step_mode="multi"`` makes a call take a whole time-major sequence ``[T, B, ...]`` and
 return sequences (``spk_seq, mem_seq = lif(x_seq)``), storing the final state as a single
-step would. Subclasses with a fused kernel override ``_scan``; the default loops ``_step``.
-``backend`` picks the implementation (see ``ops._dispatch``).
+step would. A neuron with fused kernels names its ``recurrence`` (``ops.registry.Recurrence``)
+and its ``_params()``; ``_step``/``_scan`` then ask ``ops.registry.select`` for the backend
+and call the recurrence's one entry (no backend branches here). A neuron without one
+implements ``_step``; the default ``_scan`` loops it.
 """
 
 from __future__ import annotations
@@ -21,19 +23,19 @@ import torch
 from torch import Tensor, nn
 
 from .. import surrogate as _surrogate
-from ..ops import _dispatch
-from ..ops.config import RESET_MODES, NeuronConfig
+from ..ops import registry
+from ..ops.codes import RESET_CODES, RESET_MODES
+from ..ops.config import NeuronConfig
 from ._snntorch_methods import SnnTorchMethods
 from ._stale_graph import guard_stale_state
 from ._state_shapes import broadcast_state, fits_by_broadcast
 
 __all__ = ["LIF", "SpikingNeuron"]
 
-_RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 STEP_MODES = ("single", "multi")
 # One step of a CPU layer smaller than this runs faster as plain torch ops than through the
-# general fused op (measured: [128, 10] 153 µs vs 432 µs fwd+bwd; [128, 1000] the fused op
-# wins); a neuron's lean step lane (``cheap_fused_step``) is as fast as the torch ops there.
+# general fused op (bench/README.md, "Small steps"), unless the CPU kernel's single-step fast
+# path can run it.
 SMALL_STEP_ELEMENTS = 1 << 15
 
 
@@ -65,7 +67,9 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
     """Base class: threshold, surrogate, reset mechanism, graded spikes, hidden state."""
 
     state_names: ClassVar[tuple[str, ...]] = ("mem",)
-    fused_op: ClassVar[str | None] = None  # name of the fused recurrence in ops._dispatch
+    # The fused recurrence (``ops.<family>``'s entry) that runs this neuron, if any.
+    recurrence: ClassVar[registry.Recurrence | None] = None
+    fused_op: ClassVar[str | None] = None  # the op name in ops.registry when no recurrence
     # Parameters that must not be wider than the input for a kernel to run (the reference
     # would then promote the state): auto takes the reference, a named backend raises.
     dtype_checked_params: ClassVar[tuple[str, ...]] = (
@@ -167,7 +171,7 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
         if value not in RESET_MODES:
             raise ValueError(f"reset_mechanism must be one of {RESET_MODES}, got {value!r}")
         self._reset_mechanism = value
-        self.reset_mechanism_val.fill_(_RESET_CODES[value])
+        self.reset_mechanism_val.fill_(RESET_CODES[value])
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
@@ -187,39 +191,46 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
 
     @property
     def backend(self) -> str:
-        """Kernel backend: ``"auto"`` or one of ``ops._dispatch.BACKENDS``."""
+        """Kernel backend: ``"auto"`` or one of ``ops.registry.BACKENDS``."""
         return self._backend
 
     @backend.setter
     def backend(self, value: str) -> None:
-        self._backend = _dispatch.check_backend_name(value)
+        self._backend = registry.check_backend_name(value)
 
     def select_backend(self, x: Tensor, cfg: NeuronConfig, single_step: bool = False) -> str:
         """The backend that runs this neuron on ``x`` (raises if a named one cannot).
 
         ``single_step``: ``x`` is one step of the step API; below ``SMALL_STEP_ELEMENTS``
-        on the CPU, ``auto`` then runs the reference (measured faster than the general fused
-        op), unless ``cheap_fused_step(x)`` says a lean lane runs it.
+        on the CPU, ``auto`` then runs the reference (faster than the general fused op),
+        unless a kernel's single-step fast path runs it.
         """
+        op = self.kernel_op()
         reason = self.unfusable_reason(x, cfg, single_step)
-        small = single_step and x.numel() < SMALL_STEP_ELEMENTS and not self.cheap_fused_step(x)
-        return _dispatch.select_backend(
-            self.kernel_op(), self.backend, x.device, x.dtype, reason, small
-        )
+        small = single_step and x.numel() < SMALL_STEP_ELEMENTS and not self._fast_step_runs(x)
+        return registry.select(op, self._backend, x.device, x.dtype, reason, small)
 
-    def cheap_fused_step(self, x: Tensor) -> bool:
-        """True when one fused step on ``x`` costs less than the reference's torch ops
-        however small the layer (a lean CPU lane); then ``auto`` keeps small steps fused."""
-        return False
+    def _fast_step_runs(self, x: Tensor) -> bool:
+        """A kernel's single-step fast path can run one step on ``x`` (then ``auto`` keeps
+        small steps fused: the path is as cheap as the reference's torch ops)."""
+        fast = registry.fast_step(self.kernel_op())
+        return fast is not None and fast.runs(x, self._params())
+
+    def active_recurrence(self) -> registry.Recurrence | None:
+        """The recurrence that runs this neuron as configured (``recurrence`` by default)."""
+        return self.recurrence
 
     def kernel_op(self) -> str:
-        """The name of this neuron's fused recurrence in ``ops._dispatch``."""
+        """The name of this neuron's fused op in ``ops.registry``."""
+        recurrence = self.active_recurrence()
+        if recurrence is not None:
+            return recurrence.op
         return self.fused_op or type(self).__name__.lower()
 
     def unfusable_reason(self, x: Tensor, cfg: NeuronConfig, single_step: bool) -> str | None:
         """Why this configuration needs the reference on ``x``, or None if kernels can run it.
         Subclasses add their own limits."""
-        reason = _dispatch.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
+        reason = registry.unfusable_reason(cfg.spike_fn, cfg.state_quant, cfg.inhibition)
         if reason is not None:
             return reason
         for name in self.dtype_checked_params:
@@ -248,17 +259,32 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
 
     # -- pure step ------------------------------------------------------------------------
 
-    def _step(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _params(self) -> tuple[Any, ...]:
+        """The tensors the recurrence reads, in its order (see ``ops.<family>``)."""
         raise NotImplementedError
+
+    def _step(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """One step ``(x, states) -> (spk, new states)`` on the selected backend."""
+        recurrence = self.active_recurrence()
+        if recurrence is None:
+            raise NotImplementedError
+        cfg = self.config()
+        backend = self.select_backend(x, cfg, single_step=True)
+        return recurrence.step(x, states, self._params(), cfg, backend)
 
     def _scan(
         self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool
     ) -> tuple[Tensor, tuple[Tensor, ...] | None, tuple[Tensor, ...]]:
         """All steps of ``x_seq [T, ...]``: ``(spk_seq, state sequences or None, final states)``.
 
-        The default runs ``_step`` T times (so multi-step equals single-step by construction);
-        neurons with a fused kernel override it.
+        The recurrence's scan on the selected backend; without a recurrence, ``_step`` T times
+        (so multi-step equals single-step by construction).
         """
+        recurrence = self.active_recurrence()
+        if recurrence is not None:
+            cfg = self.config()
+            backend = self.select_backend(x_seq, cfg)
+            return recurrence.scan(x_seq, states, self._params(), cfg, backend, need_seqs)
         spikes: list[Tensor] = []
         seqs: list[list[Tensor]] = [[] for _ in states]
         for x in x_seq:
@@ -302,6 +328,10 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
     # -- stateful snnTorch-style call -----------------------------------------------------
 
     def _stateful_forward(self, input_: Tensor, given: tuple[Tensor | None, ...]):
+        if len(given) == 1 and self._step_mode == "single":
+            fast = self._fast_forward(input_, given[0])
+            if fast is not None:
+                return fast
         self._check_input(input_)
         multi = self._step_mode == "multi"
         if multi:
@@ -346,6 +376,45 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
         if spikes_only:
             return spk
         return self._outputs(spk, seqs)
+
+    def _fast_forward(self, input_: Tensor, mem: Tensor | None):
+        """One step of a one-state neuron on its CPU kernel's single-step fast path, with the
+        shell's bookkeeping cut to what this case needs; None when the general path must
+        run it (and report any error)."""
+        if mem is not None and self.init_hidden:
+            return None
+        fast = registry.fast_step(self.kernel_op())
+        if fast is None or type(self)._step is not SpikingNeuron._step:
+            return None  # (a subclass with its own step takes the general path)
+        name = self.state_names[0]
+        state = self._buffers[name] if mem is None else mem
+        if not fast.fits(input_, state):
+            return None
+        plan = self._fast_plan(fast, input_, state)
+        if plan is None:
+            return None
+        spk, new = fast.run(input_, state, plan)
+        self._buffers[name] = new
+        return spk if self.init_hidden and not self.output else (spk, new)
+
+    def _fast_plan(self, fast: Any, x: Tensor, mem: Tensor) -> Any:
+        """The fast path's plan for this call, or None. Kept between calls under its
+        ``plan_key``; made only when ``select`` picks the kernel that owns the path."""
+        params = self._params()
+        options = (self.spike_grad, self._reset_mechanism, self.reset_delay, self.state_quant,
+                   self.inhibition, self._backend)  # fmt: skip
+        key = fast.plan_key(x, params, options)
+        if key is None:
+            return None
+        cached = self.__dict__.get("_fast_step_plan")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        cfg = self.config()
+        plan = None
+        if registry.fast_step(self.kernel_op(), self.select_backend(x, cfg, True)) is fast:
+            plan = fast.plan_step(x, mem, params, cfg)
+        self._fast_step_plan = (key, plan)
+        return plan
 
     def _check_not_broadcast(self, new: tuple[Tensor, ...], shape: torch.Size) -> None:
         """Per-neuron parameters must fit the input, never silently widen it."""

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..ops._args import broadcasts_into
+from ..ops.common.args import broadcasts_into
 from ..ops.config import NeuronConfig
 from ._base import as_float_tensor
 
@@ -114,11 +114,9 @@ class RecurrentMixin:
         if not learn_recurrent:
             self.recurrent.requires_grad_(False)
 
-    def _recurrent(self, spk: Tensor) -> Tensor:
-        """``rec(S_{t-1})``."""
-        if self.all_to_all:
-            return self.recurrent(spk)
-        return spk * self.V
+    def _recurrent_weights(self) -> Tensor | nn.Module:
+        """What the recurrence reads as ``rec``: the layer, or the one-to-one weights ``V``."""
+        return self.recurrent if self.all_to_all else self.V
 
     def _check_recurrent_input(self, x: Tensor) -> None:
         cls = type(self).__name__
@@ -162,9 +160,9 @@ class RecurrentMixin:
     def _dense(self) -> bool:
         return self.all_to_all and self.linear_features is not None
 
-    def kernel_op(self) -> str:
-        """The dense recurrence has its own op (``<fused_op>_dense``, a ``torch`` backend)."""
-        return f"{self.fused_op}_dense" if self._dense() else super().kernel_op()
+    def active_recurrence(self):
+        """The dense recurrence has its own op (``<op>_dense``, a ``torch`` backend)."""
+        return self.dense_recurrence if self._dense() else self.recurrence
 
     def unfusable_reason(self, x: Tensor, cfg: NeuronConfig, single_step: bool) -> str | None:
         """The base class's reasons, after the one-to-one recurrence's own limits."""

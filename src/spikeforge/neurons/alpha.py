@@ -6,8 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.alpha.op import alpha_scan_fused, alpha_step_fused
-from ..ops.alpha.reference import alpha_scan, alpha_step
+from ..ops.alpha import ALPHA
 from ._base import LIF, as_float_tensor, check_unit_interval
 
 __all__ = ["Alpha", "AlphaState"]
@@ -28,7 +27,7 @@ class Alpha(LIF):
     ``init_hidden=True`` and ``output=False``. The default reset is ``"zero"``; ``alpha`` must
     exceed ``beta`` and ``beta`` must not be 1 (``τ_α`` would divide by zero). Unlike
     snnTorch 1.0.0, ``learn_alpha=True`` works. ``step_mode="multi"`` runs a whole sequence
-    through one fused op (``ops.alpha.op``; ``backend`` picks it, see ``ops._dispatch``).
+    through one fused op (``ops.alpha``; ``backend`` picks it, see ``ops.registry``).
 
     Example::
 
@@ -42,7 +41,7 @@ class Alpha(LIF):
 
     state_names = ("syn_exc", "syn_inh", "mem")
     State = AlphaState
-    fused_op = "alpha"
+    recurrence = ALPHA
 
     def __init__(
         self,
@@ -103,25 +102,7 @@ class Alpha(LIF):
         return self._stateful_forward(input_, (syn_exc, syn_inh, mem))
 
     def _params(self) -> tuple[Any, ...]:
-        return (self.alpha, self.beta, self.threshold, self.graded_spikes_factor, self.config())
-
-    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
-        params = self._params()
-        backend = self.select_backend(x, params[-1], single_step=True)
-        if backend == "reference":
-            spk, syn_exc, syn_inh, mem = alpha_step(x, *states, *params)
-        else:
-            spk, syn_exc, syn_inh, mem = alpha_step_fused(x, *states, *params, backend)
-        return spk, (syn_exc, syn_inh, mem)
-
-    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
-        """Multi-step hook (engine): the fused kernel, or the reference scan."""
-        params = self._params()
-        backend = self.select_backend(x_seq, params[-1])
-        if backend == "reference":
-            spk, exc, inh, mem = alpha_scan(x_seq, *states, *params)
-            return spk, (exc, inh, mem), (exc[-1], inh[-1], mem[-1])
-        return alpha_scan_fused(x_seq, *states, *params, backend, need_seqs=need_seqs)
+        return (self.alpha, self.beta, self.threshold, self.graded_spikes_factor)
 
     def init_alpha(self) -> tuple[Tensor, Tensor, Tensor]:
         """Deprecated snnTorch alias of ``reset_mem()``: returns ``(syn_exc, syn_inh, mem)``."""

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..ops.config import NeuronConfig
-from ..ops.leaky.op import leaky_scan_fused
+from ..ops.leaky import LEAKY
 from .leaky import Leaky
 
 __all__ = ["DeltaLeaky"]
@@ -54,18 +54,12 @@ class DeltaLeaky(Leaky):
         return spk, mem_next
 
     def _delta_scan(self, x_seq: Tensor, mem: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        # The membrane is Leaky's recurrence without reset, so it runs on Leaky's scan (the
+        # fused kernels where the registry picks them); only the spike rule is DeltaLeaky's.
         cfg = NeuronConfig(self.spike_grad, "none")
+        mem = mem.expand(x_seq.shape[1:]).contiguous()
         backend = self.select_backend(x_seq, cfg)
-        if backend == "reference" or mem.shape != x_seq.shape[1:]:
-            mems, current = [], mem
-            for x in x_seq:
-                current = self.beta * current + x
-                mems.append(current)
-            mem_seq = torch.stack(mems)
-        else:
-            _, mem_seq, _ = leaky_scan_fused(
-                x_seq, mem, self.beta, self.threshold, self.graded_spikes_factor, cfg, backend
-            )
+        _, (mem_seq,), _ = LEAKY.scan(x_seq, (mem,), self._params(), cfg, backend, True)
         prev_seq = torch.cat([mem.unsqueeze(0), mem_seq[:-1]])
         spk = self.spike_grad((mem_seq - prev_seq).abs() - self.delta_threshold)
         return spk, mem_seq, prev_seq

@@ -18,8 +18,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..ops.lapicque.op import lapicque_scan_fused, lapicque_step_fused
-from ..ops.lapicque.reference import lapicque_scan, lapicque_step
+from ..ops.lapicque import LAPICQUE
 from ._base import SpikingNeuron, as_float_tensor
 
 __all__ = ["Lapicque", "LapicqueState"]
@@ -63,7 +62,7 @@ class Lapicque(SpikingNeuron):
 
     state_names = ("mem",)
     State = LapicqueState
-    fused_op = "lapicque"
+    recurrence = LAPICQUE
     dtype_checked_params = (*SpikingNeuron.dtype_checked_params, "R", "C", "time_step")
 
     def __init__(
@@ -154,28 +153,7 @@ class Lapicque(SpikingNeuron):
 
     def _params(self) -> tuple[Any, ...]:
         R, C = self.circuit()
-        return (R, C, self.time_step, self.threshold, self.graded_spikes_factor, self.config())
-
-    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
-        params = self._params()
-        backend = self.select_backend(x, params[-1], single_step=True)
-        if backend == "reference":
-            spk, mem = lapicque_step(x, states[0], *params)
-        else:
-            spk, mem = lapicque_step_fused(x, states[0], *params, backend)
-        return spk, (mem,)
-
-    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
-        """Multi-step hook (engine): the fused kernel, or the reference scan."""
-        params = self._params()
-        backend = self.select_backend(x_seq, params[-1])
-        if backend == "reference":
-            spk, mem_seq = lapicque_scan(x_seq, states[0], *params)
-            return spk, (mem_seq,), (mem_seq[-1],)
-        spk, mem_seq, mem = lapicque_scan_fused(
-            x_seq, states[0], *params, backend, need_mem_seq=need_seqs
-        )
-        return spk, (mem_seq,) if need_seqs else None, (mem,)
+        return (R, C, self.time_step, self.threshold, self.graded_spikes_factor)
 
     def init_lapicque(self) -> Tensor:
         """Deprecated snnTorch alias of ``reset_mem()``."""

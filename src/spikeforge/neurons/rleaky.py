@@ -6,9 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.rleaky.dense import rleaky_dense_scan
-from ..ops.rleaky.op import rleaky_scan_fused, rleaky_step_fused
-from ..ops.rleaky.reference import rleaky_scan, rleaky_step
+from ..ops.rleaky import RLEAKY, RLEAKY_DENSE
 from ._base import LIF
 from ._recurrent import RecurrentMixin
 
@@ -41,7 +39,8 @@ class RLeaky(RecurrentMixin, LIF):
 
     state_names = ("spk", "mem")
     State = RLeakyState
-    fused_op = "rleaky"  # one-to-one V·S; the dense recurrence is "rleaky_dense"
+    recurrence = RLEAKY  # one-to-one V·S
+    dense_recurrence = RLEAKY_DENSE
 
     def __init__(
         self,
@@ -90,35 +89,7 @@ class RLeaky(RecurrentMixin, LIF):
         self._check_recurrent_input(x)
 
     def _params(self) -> tuple[Tensor, ...]:
-        return (self.beta, self.threshold, self.graded_spikes_factor)
-
-    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
-        cfg = self.config()
-        backend = self.select_backend(x, cfg, single_step=True)
-        if backend == "reference":
-            spk, mem = rleaky_step(x, *states, *self._params(), self._recurrent, cfg)
-        elif self.all_to_all:
-            *_, spk, mem = rleaky_dense_scan(x[None], *states, *self._params(), self.recurrent, cfg)
-        else:
-            spk, mem = rleaky_step_fused(x, *states, *self._params(), self.V, cfg, backend)
-        return spk, (spk, mem)
-
-    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
-        """Multi-step hook (engine): the fused kernel, or the reference scan."""
-        cfg = self.config()
-        backend = self.select_backend(x_seq, cfg)
-        if backend == "reference":
-            spk, mem = rleaky_scan(x_seq, *states, *self._params(), self._recurrent, cfg)
-            return spk, (spk, mem), (spk[-1], mem[-1])
-        if self.all_to_all:
-            spk, mem, spk_t, mem_t = rleaky_dense_scan(
-                x_seq, *states, *self._params(), self.recurrent, cfg, need_seqs=need_seqs
-            )
-            return spk, (spk, mem) if need_seqs else None, (spk_t, mem_t)
-        spk, mem, spk_t, mem_t = rleaky_scan_fused(
-            x_seq, *states, *self._params(), self.V, cfg, backend, need_seqs=need_seqs
-        )
-        return spk, (spk, mem) if need_seqs else None, (spk_t, mem_t)
+        return (self.beta, self.threshold, self.graded_spikes_factor, self._recurrent_weights())
 
     def _outputs(self, spk: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         """``(spk, mem)``: the spike is itself the first state."""

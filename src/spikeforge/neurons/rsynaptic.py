@@ -6,9 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.rsynaptic.dense import rsynaptic_dense_scan
-from ..ops.rsynaptic.op import rsynaptic_scan_fused, rsynaptic_step_fused
-from ..ops.rsynaptic.reference import rsynaptic_scan, rsynaptic_step
+from ..ops.rsynaptic import RSYNAPTIC, RSYNAPTIC_DENSE
 from ._base import LIF, as_float_tensor, check_unit_interval
 from ._recurrent import RecurrentMixin
 
@@ -41,7 +39,8 @@ class RSynaptic(RecurrentMixin, LIF):
 
     state_names = ("spk", "syn", "mem")
     State = RSynapticState
-    fused_op = "rsynaptic"  # one-to-one V·S; the dense recurrence is "rsynaptic_dense"
+    recurrence = RSYNAPTIC  # one-to-one V·S
+    dense_recurrence = RSYNAPTIC_DENSE
 
     def __init__(
         self,
@@ -102,36 +101,10 @@ class RSynaptic(RecurrentMixin, LIF):
         self._check_recurrent_input(x)
 
     def _params(self) -> tuple[Tensor, ...]:
-        return (self.alpha, self.beta, self.threshold, self.graded_spikes_factor)
-
-    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
-        cfg = self.config()
-        backend = self.select_backend(x, cfg, single_step=True)
-        if backend == "reference":
-            out = rsynaptic_step(x, *states, *self._params(), self._recurrent, cfg)
-        elif self.all_to_all:
-            params = self._params()
-            out = rsynaptic_dense_scan(x[None], *states, *params, self.recurrent, cfg)[3:]
-        else:
-            out = rsynaptic_step_fused(x, *states, *self._params(), self.V, cfg, backend)
-        return out[0], out
-
-    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
-        """Multi-step hook (engine): the fused kernel, or the reference scan."""
-        cfg = self.config()
-        backend = self.select_backend(x_seq, cfg)
-        if backend == "reference":
-            spk, syn, mem = rsynaptic_scan(x_seq, *states, *self._params(), self._recurrent, cfg)
-            return spk, (spk, syn, mem), (spk[-1], syn[-1], mem[-1])
-        if self.all_to_all:
-            spk, syn, mem, *finals = rsynaptic_dense_scan(
-                x_seq, *states, *self._params(), self.recurrent, cfg, need_seqs=need_seqs
-            )
-            return spk, (spk, syn, mem) if need_seqs else None, tuple(finals)
-        spk, syn, mem, *finals = rsynaptic_scan_fused(
-            x_seq, *states, *self._params(), self.V, cfg, backend, need_seqs=need_seqs
-        )
-        return spk, (spk, syn, mem) if need_seqs else None, tuple(finals)
+        return (
+            self.alpha, self.beta, self.threshold, self.graded_spikes_factor,
+            self._recurrent_weights(),
+        )  # fmt: skip
 
     def _outputs(self, spk: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         """``(spk, syn, mem)``: the spike is itself the first state."""

@@ -6,8 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.synaptic.op import synaptic_scan_fused, synaptic_step_fused
-from ..ops.synaptic.reference import synaptic_scan, synaptic_step
+from ..ops.synaptic import SYNAPTIC
 from ._base import LIF, as_float_tensor, check_unit_interval
 
 __all__ = ["Synaptic", "SynapticState"]
@@ -39,7 +38,7 @@ class Synaptic(LIF):
 
     state_names = ("syn", "mem")
     State = SynapticState
-    fused_op = "synaptic"
+    recurrence = SYNAPTIC
 
     def __init__(
         self,
@@ -86,28 +85,7 @@ class Synaptic(LIF):
         return self._stateful_forward(input_, (syn, mem))
 
     def _params(self) -> tuple[Tensor, ...]:
-        return (self.alpha, self.beta, self.threshold, self.graded_spikes_factor, self.config())
-
-    def _step(self, x: Tensor, states: tuple[Tensor, ...]):
-        params = self._params()
-        backend = self.select_backend(x, params[-1], single_step=True)
-        if backend == "reference":
-            spk, syn, mem = synaptic_step(x, *states, *params)
-        else:
-            spk, syn, mem = synaptic_step_fused(x, *states, *params, backend)
-        return spk, (syn, mem)
-
-    def _scan(self, x_seq: Tensor, states: tuple[Tensor, ...], need_seqs: bool):
-        """Multi-step hook (engine): the fused kernel, or the reference scan."""
-        params = self._params()
-        backend = self.select_backend(x_seq, params[-1])
-        if backend == "reference":
-            spk, syn, mem = synaptic_scan(x_seq, *states, *params)
-            return spk, (syn, mem), (syn[-1], mem[-1])
-        spk, syn, mem, syn_t, mem_t = synaptic_scan_fused(
-            x_seq, *states, *params, backend, need_seqs=need_seqs
-        )
-        return spk, (syn, mem) if need_seqs else None, (syn_t, mem_t)
+        return (self.alpha, self.beta, self.threshold, self.graded_spikes_factor)
 
     def init_synaptic(self) -> tuple[Tensor, Tensor]:
         """Deprecated snnTorch alias of ``reset_mem()``: returns ``(syn, mem)``."""

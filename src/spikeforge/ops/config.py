@@ -15,9 +15,9 @@ import torch
 from torch import Tensor
 
 from ..surrogate import ATan
+from .codes import RESET_MODES
 
 ResetMode = Literal["subtract", "zero", "none"]
-RESET_MODES: tuple[str, ...] = ("subtract", "zero", "none")
 
 __all__ = [
     "RESET_MODES",

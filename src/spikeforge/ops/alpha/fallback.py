@@ -7,10 +7,7 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
-
-
-def _cd(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+from ..common.torch_rows import compute_dtype
 
 
 def forward(
@@ -20,7 +17,7 @@ def forward(
 ) -> None:  # fmt: skip
     """Fill ``spk [T, N]``, ``eseq``/``iseq`` ([T, N] if ``store_syn`` else the final [1, N])
     and ``useq`` ([T, N] if ``store_mem`` else the final [1, N])."""
-    cd = _cd(x.dtype)
+    cd = compute_dtype(x.dtype)
     e, i, u = e0.to(cd), i0.to(cd), u0.to(cd)
     a, b, tu, th, g = (p.to(cd) for p in (alpha, beta, tau, thr, graded))
     for t in range(spk.shape[0]):
@@ -66,7 +63,7 @@ def backward(
 ) -> None:  # fmt: skip
     """Reverse-time BPTT, filling ``outs = (gx, ge0, gi0, ga, gb, gtau, gth, gg)``."""
     gx, ge0, gi0, ga, gb, gtau, gth, gg = outs
-    cd = _cd(useq.dtype)
+    cd = compute_dtype(useq.dtype)
     T = useq.shape[0]
     a, b, tu, th, g = (p.to(cd) for p in (alpha, beta, tau, thr, graded))
     ce = torch.zeros(useq.shape[1], dtype=cd, device=useq.device)

@@ -29,16 +29,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _dispatch
-from .._args import flat_param, param_grad, time_rows
-from .._buffers import pooled_empty
-from .._eager import call_fused, eager_function
+from .. import registry
+from ..codes import RESET_CODES
+from ..common.args import flat_param, param_grad, time_rows
+from ..common.buffers import pooled_empty
+from ..common.eager import call_fused, eager_function
 from ..config import NeuronConfig
-from ..leaky.op import RESET_CODES
 
 __all__ = ["alpha_scan_fused", "alpha_step_fused"]
 
-_dispatch.register_standard_backends("alpha")  # cpu (numba), triton, torch
+registry.register_standard_kernels("alpha", __package__, "alpha_forward", "alpha_backward")
 
 _States = tuple[Tensor, Tensor, Tensor]  # (exc, inh, mem)
 
@@ -67,22 +67,7 @@ def _forward(x, exc0, inh0, mem0, alpha, beta, tau, threshold, graded, reset, st
     ins = [time_rows(x)] + [
         t.contiguous() for t in (exc0, inh0, mem0, alpha, beta, tau, threshold, graded)
     ]
-    if backend == "cpu":
-        from . import cpu
-
-        arr = [t.detach().numpy() for t in ins]
-        consts = cpu.surrogate_constants("disabled", (), arr[0].dtype)
-        cpu.alpha_forward(*arr, consts, reset, store_mem, store_syn,
-                          *(o.numpy() for o in outs))  # fmt: skip
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.forward(*ins, reset, store_mem, store_syn, *outs)
-    else:
-        from . import fallback
-
-        with torch.no_grad():
-            fallback.forward(*ins, reset, store_mem, store_syn, *outs)
+    registry.kernel("alpha", backend).forward(ins, (reset, store_mem, store_syn), outs)
     return tuple(outs)
 
 
@@ -125,24 +110,9 @@ def _backward_kernels(
         t.contiguous() for t in (exc0, inh0, mem0, alpha, beta, tau, threshold, graded)
     ]
     outs = [gx, *rest]
-    if backend == "cpu":
-        from . import cpu
-
-        arr = [t.detach().numpy() for t in grads + ins]
-        consts = cpu.surrogate_constants(surrogate, (sg_p0, sg_p1), arr[6].dtype)
-        cpu.alpha_backward(*arr, consts, cpu.SURROGATE_IDS[surrogate], reset,
-                           *(o.numpy() for o in outs))  # fmt: skip
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.backward(*grads, *ins, surrogate, (sg_p0, sg_p1), reset, *outs)
-    else:
-        from ..leaky.fallback import surrogate_from
-        from . import fallback
-
-        with torch.no_grad():
-            fallback.backward(*grads, *ins, surrogate_from(surrogate, (sg_p0, sg_p1)), reset,
-                              *outs)  # fmt: skip
+    registry.kernel("alpha", backend).backward(
+        grads + ins, surrogate, (sg_p0, sg_p1), (reset,), outs
+    )
     return tuple(outs)
 
 
@@ -220,7 +190,7 @@ def _eager_backward(ctx, grad_spk, grad_exc, grad_inh, grad_mem):
     return _backward_with(_backward_kernels, ctx, grad_spk, grad_exc, grad_inh, grad_mem)
 
 
-# Eager mode skips torch.library's dispatch (see ops._eager); torch.compile sees the op.
+# Eager mode skips torch.library's dispatch (see ops.common.eager); torch.compile sees the op.
 _EagerAlpha = eager_function("_EagerAlpha", _eager_forward, _setup_context, _eager_backward)
 
 

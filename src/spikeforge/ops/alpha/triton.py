@@ -9,8 +9,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..leaky.triton import _acc, _block, _pstride, _surrogate
+from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.triton import acc_dtype, block_size, param_stride, surrogate_grad
 
 
 @triton.jit(do_not_specialize=["T"])
@@ -182,7 +182,7 @@ def _alpha_bwd_kernel(
         else:
             up = tl.load(u0_ptr + offs, mask=mask, other=0.0).to(ACC)
         z = u - th
-        sg = _surrogate(z, KIND, c0, c1)
+        sg = surrogate_grad(z, KIND, c0, c1)
         fired = up > th
         if HAS_GS:
             gsv = tl.load(gs_ptr + tl.cast(t, tl.int64) * gs_tstride + offs, mask=mask, other=0.0)
@@ -252,12 +252,12 @@ def forward(x, e0, i0, u0, alpha, beta, tau, thr, graded, reset, store_mem, stor
             eseq, iseq, useq):  # fmt: skip
     """Launch the forward kernel (arguments as ``fallback.forward``, torch tensors)."""
     T, N = spk.shape
-    blk = _block(x)
+    blk = block_size(x)
     params = (alpha, beta, tau, thr, graded)
     _alpha_fwd_kernel[(triton.cdiv(N, blk),)](
         x, e0, i0, u0, *params, spk, eseq, iseq, useq,
-        T, N, N if x.shape[0] > 1 else 0, *(_pstride(p) for p in params),
-        RESET=reset, STORE_MEM=store_mem, STORE_SYN=store_syn, ACC=_acc(x.dtype), BLOCK=blk,
+        T, N, N if x.shape[0] > 1 else 0, *(param_stride(p) for p in params),
+        RESET=reset, STORE_MEM=store_mem, STORE_SYN=store_syn, ACC=acc_dtype(x.dtype), BLOCK=blk,
     )  # fmt: skip
 
 
@@ -267,7 +267,7 @@ def backward(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr
     gx, ge0, gi0, ga, gb, gtau, gth, gg = outs
     T, N = useq.shape
     consts = surrogate_constants(kind, params, "float64")
-    blk = _block(useq)
+    blk = block_size(useq)
     weights = (alpha, beta, tau, thr, graded)
     need_syn = ga.numel() + gb.numel() + gtau.numel() > 0
 
@@ -282,12 +282,12 @@ def backward(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr
         opt(gs), opt(ge), opt(gi), opt(gu), eseq if need_syn else useq,
         iseq if need_syn else useq, useq, e0, i0, u0, *weights, gx,
         *(opt(o) for o in (ge0, gi0, ga, gb, gtau, gth, gg)),
-        T, N, N if gs.shape[0] > 1 else 0, *(_pstride(p) for p in weights),
+        T, N, N if gs.shape[0] > 1 else 0, *(param_stride(p) for p in weights),
         float(consts[2]), float(consts[3]),
         KIND=SURROGATE_IDS[kind], RESET=reset, HAS_GS=gs.shape[0] > 0,
         GE_T=re["T"], GE_1=re["1"], GI_T=ri["T"], GI_1=ri["1"], GU_T=ru["T"], GU_1=ru["1"],
         X_FULL=gx.shape[0] > 1 or T == 1, NEED_SYN=need_syn,
         NEED_E0=ge0.numel() > 0, NEED_I0=gi0.numel() > 0, NEED_A=ga.numel() > 0,
         NEED_B=gb.numel() > 0, NEED_TAU=gtau.numel() > 0, NEED_TH=gth.numel() > 0,
-        NEED_G=gg.numel() > 0, ACC=_acc(useq.dtype), BLOCK=blk,
+        NEED_G=gg.numel() > 0, ACC=acc_dtype(useq.dtype), BLOCK=blk,
     )  # fmt: skip

@@ -24,15 +24,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _dispatch
-from .._args import broadcasts_into, flat_param
+from .. import registry
+from ..codes import RESET_CODES
+from ..common.args import broadcasts_into, flat_param
 from ..config import NeuronConfig
-from ..leaky.op import RESET_CODES, leaky_fused
+from ..leaky.op import leaky_fused
 from ..synaptic.op import synaptic_fused
 
 __all__ = ["lapicque_scan_fused", "lapicque_step_fused"]
 
-_dispatch.register_standard_backends("lapicque")  # the leaky/synaptic ops' cpu, triton, torch
+registry.register_like("lapicque", "leaky")  # it runs on the leaky and synaptic ops
 
 
 def _transformed_input(x: Tensor, R: Tensor, tau: Tensor, time_step: Tensor) -> Tensor:

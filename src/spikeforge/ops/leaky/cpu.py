@@ -1,7 +1,7 @@
 """Fused Leaky kernels for the CPU, compiled with numba (imported lazily; cached on disk).
 
 Layout: every ``[T, N]`` array is row-major (time, neuron). Threads take blocks of
-neurons (sizes from ``ops/_numba_layout.py``); a block's state lives in small local arrays
+neurons (sizes from ``ops/common/numba_layout.py``); a block's state lives in small local arrays
 while the block walks time, so each kernel reads and writes every element once per
 direction. The equations
 are those of ``reference.py``; the backward is BPTT in reverse time (see ``op.py``).
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
-from .._numba_rows import array_at, block_param, pick, shared_scalars, surrogate_row
-from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
+from ..common.numba_rows import array_at, block_param, pick, shared_scalars, surrogate_row
 
 __all__ = [
     "SURROGATE_IDS",
@@ -216,42 +216,14 @@ def _backward_row_simple(
 
 @njit(cache=True, inline="always")
 def _backward_row(
-    reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th, acc_g, zero, one
+    reset, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th, acc_g, zero, one
 ):  # pragma: no cover
-    """One reverse step for a block: ``carry`` = ∂L/∂U_t in, ∂L/∂U_{t−1} out; ∂L/∂V_t into
-    ``gvr``; parameter gradients accumulated. ``z = V_t − θ``, ``sg = σ'(z)``."""
+    """One reverse step for a block with an immediate reset (``reset_delay=False``, subtract
+    or zero; the other modes take ``_backward_row_simple``): ``carry`` = ∂L/∂U_t in,
+    ∂L/∂U_{t−1} out; ∂L/∂V_t into ``gvr``; parameter gradients accumulated.
+    ``z = V_t − θ``, ``sg = σ'(z)``."""
     n = carry.shape[0]
-    if (delay or reset == 2) and reset == 0:  # one branch-free loop per mode
-        for k in range(n):
-            gss = gsr[k] * pick(g, k) * sg[k]
-            gv = carry[k] + gur[k] + gss
-            up = ur[k]
-            gvr[k] = gv
-            acc_g[k] += gsr[k] if z[k] > zero else zero
-            acc_b[k] += gv * up
-            carry[k] = pick(b, k) * gv
-            acc_th[k] += -gss - (gv if up > pick(th, k) else zero)
-    elif (delay or reset == 2) and reset == 1:
-        for k in range(n):
-            gss = gsr[k] * pick(g, k) * sg[k]
-            gv = carry[k] + gur[k] + gss
-            up = ur[k]
-            fired = up > pick(th, k)
-            gvr[k] = gv
-            acc_g[k] += gsr[k] if z[k] > zero else zero
-            acc_b[k] += zero if fired else gv * up
-            carry[k] = zero if fired else pick(b, k) * gv
-            acc_th[k] += -gss
-    elif delay or reset == 2:
-        for k in range(n):
-            gss = gsr[k] * pick(g, k) * sg[k]
-            gv = carry[k] + gur[k] + gss
-            gvr[k] = gv
-            acc_g[k] += gsr[k] if z[k] > zero else zero
-            acc_b[k] += gv * ur[k]
-            carry[k] = pick(b, k) * gv
-            acc_th[k] += -gss
-    elif reset == 0:
+    if reset == 0:  # one branch-free loop per mode
         for k in range(n):
             gss = gsr[k] * pick(g, k) * sg[k]
             gut = carry[k] + gur[k]
@@ -476,7 +448,7 @@ def _backward_block(
             )  # fmt: skip
         else:
             _backward_row(
-                reset, delay, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th,
+                reset, carry, gsr, gur, vr, ur, z, sg, b, th, g, gvr, acc_b, acc_th,
                 acc_g, zero, consts[1],
             )  # fmt: skip
         if not x_full:
@@ -494,7 +466,7 @@ def _backward_block(
         gg[j0 : j0 + n] = acc_g
 
 
-# -- one step by address (the step API's lane, ``step_cpu``) ----------------------------------
+# -- one step by address (the single-step fast path, ``step_cpu``) ---------------------------
 
 
 def step_layout(n: int) -> tuple[int, int]:

@@ -10,22 +10,7 @@ import torch
 from torch import Tensor
 
 from ... import surrogate as _surrogate
-
-_SURROGATES = {
-    cls.kind: cls
-    for cls in vars(_surrogate).values()
-    if isinstance(cls, type) and issubclass(cls, _surrogate.Surrogate)
-}
-
-
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
-def surrogate_from(kind: str, params: tuple[float, ...]) -> _surrogate.Surrogate:
-    cls = _SURROGATES[kind]
-    n = len(cls().params()) if kind not in ("custom",) else 0
-    return cls(*params[:n])
+from ..common.torch_rows import compute_dtype
 
 
 def forward(
@@ -33,7 +18,7 @@ def forward(
     reset: int, delay: bool, store: bool, spk: Tensor, useq: Tensor, vpre: Tensor,
 ) -> None:  # fmt: skip
     """Fill ``spk``, ``useq`` and ``vpre`` as ``cpu.leaky_forward`` does."""
-    cd = _compute_dtype(x.dtype)
+    cd = compute_dtype(x.dtype)
     u = u0.to(cd)
     b, th, g = beta.to(cd), thr.to(cd), graded.to(cd)
     tx = x.shape[0] > 1
@@ -67,7 +52,7 @@ def backward(
     reset: int, delay: bool, gx: Tensor, gu0: Tensor, gb: Tensor, gth: Tensor, gg: Tensor,
 ) -> None:  # fmt: skip
     """Reverse-time BPTT, filling the gradient buffers as ``cpu.leaky_backward`` does."""
-    cd = _compute_dtype(useq.dtype)
+    cd = compute_dtype(useq.dtype)
     T = useq.shape[0]
     b, th, g = beta.to(cd), thr.to(cd), graded.to(cd)
     carry = torch.zeros(useq.shape[1], dtype=cd, device=useq.device)

@@ -15,7 +15,7 @@ in time::
 
 Only the membrane sequence (plus the pre-reset one when ``reset_delay=False``) is saved:
 spikes and reset signals are recomputed from it. Large CPU outputs come from the buffer
-pool (``ops._buffers``). An input constant over time (stride 0 on the time axis, e.g.
+pool (``ops.common.buffers``). An input constant over time (stride 0 on the time axis, e.g.
 ``cur.expand(T, ...)``) is read once per step without being materialised, and its
 gradient is summed over time inside the kernel (the expanded view itself then sees that
 sum spread evenly over the steps, which is exact for the tensor it was expanded from).
@@ -26,18 +26,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _dispatch
-from .._args import flat_param, param_grad, time_rows
-from .._buffers import pooled_empty
-from .._eager import call_fused, eager_function, use_custom_op
+from .. import registry
+from ..codes import RESET_CODES
+from ..common.args import flat_param, param_grad, time_rows
+from ..common.buffers import pooled_empty
+from ..common.eager import call_fused, eager_function
 from ..config import NeuronConfig
 from . import step_cpu
 
-__all__ = ["RESET_CODES", "leaky_fused", "leaky_scan_fused", "leaky_step_fused"]
+__all__ = ["leaky_fused", "leaky_scan_fused", "leaky_step_fused"]
 
-RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
-
-_dispatch.register_standard_backends("leaky")
+registry.register_standard_kernels(
+    "leaky", __package__, "leaky_forward", "leaky_backward", cpu_step=step_cpu
+)
 
 
 # -- the two ops ---------------------------------------------------------------------------
@@ -83,22 +84,8 @@ def _forward(
     shapes = _fwd_shapes(x, store, reset_delay)
     spk, useq, vpre = (pooled_empty(s, x.dtype, x.device) for s in shapes)
     xr = time_rows(x)
-    args = (xr, mem0.contiguous(), beta.contiguous(), threshold.contiguous(), graded.contiguous())
-    if backend == "cpu":
-        from . import cpu
-
-        arrays = [a.detach().numpy() for a in (*args, spk, useq, vpre)]
-        consts = cpu.surrogate_constants("disabled", (), arrays[0].dtype)
-        cpu.leaky_forward(*arrays[:5], consts, reset, reset_delay, store, *arrays[5:])
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.forward(*args, reset, reset_delay, store, spk, useq, vpre)
-    else:
-        from . import fallback
-
-        with torch.no_grad():
-            fallback.forward(*args, reset, reset_delay, store, spk, useq, vpre)
+    ins = (xr, mem0.contiguous(), beta.contiguous(), threshold.contiguous(), graded.contiguous())
+    registry.kernel("leaky", backend).forward(ins, (reset, reset_delay, store), (spk, useq, vpre))
     return spk, useq, vpre
 
 
@@ -142,29 +129,9 @@ def _backward_kernels(
     gu = grad_mem.contiguous() if grad_mem is not None else mem_seq.new_empty((0, N))
     params = (mem0.contiguous(), beta.contiguous(), threshold.contiguous(), graded.contiguous())
     outs = (gx, gu0, gb, gth, gg)
-    if backend == "cpu":
-        from . import cpu
-
-        arrays = [a.detach().numpy() for a in (gs, gu, mem_seq, v_pre, *params)]
-        consts = cpu.surrogate_constants(surrogate, (sg_p0, sg_p1), arrays[2].dtype)
-        kind = cpu.SURROGATE_IDS[surrogate]
-        cpu.leaky_backward(
-            *arrays, consts, kind, reset, reset_delay, *(o.detach().numpy() for o in outs)
-        )
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.backward(
-            gs, gu, mem_seq, v_pre, *params, surrogate, (sg_p0, sg_p1), reset, reset_delay, *outs
-        )
-    else:
-        from . import fallback
-
-        spike = fallback.surrogate_from(surrogate, (sg_p0, sg_p1))
-        with torch.no_grad():
-            fallback.backward(
-                gs, gu, mem_seq, v_pre, *params, spike, reset, reset_delay, *outs
-            )  # fmt: skip
+    registry.kernel("leaky", backend).backward(
+        (gs, gu, mem_seq, v_pre, *params), surrogate, (sg_p0, sg_p1), (reset, reset_delay), outs
+    )
     return outs
 
 
@@ -312,10 +279,11 @@ def leaky_step_fused(
     backend: str,
 ) -> tuple[Tensor, Tensor]:
     """One step (one op forward, one op backward): ``(X_t, U_{t−1}) -> (S_t, U_t)``."""
-    if backend == "cpu" and not use_custom_op():
-        plan = step_cpu.plan_step(x, mem, beta, threshold, graded, cfg)
+    fast = registry.fast_step("leaky", backend)
+    if fast is not None:
+        plan = fast.plan_step(x, mem, (beta, threshold, graded), cfg)
         if plan is not None:
-            return step_cpu.leaky_step_cpu(x, mem, plan)
+            return fast.run(x, mem, plan)
     shape = mem.shape
     mem0, b, th, g, reset, delay = _op_args(mem, beta, threshold, graded, cfg)
     spk, useq, _ = leaky_fused(

@@ -1,19 +1,24 @@
-"""The step API's CPU lane: one Leaky step whose parameters are shared constants.
+"""The CPU backend's single-step fast path: one Leaky step whose parameters are shared
+constants (registered as the ``step`` of Leaky's ``cpu`` kernel; the neuron shell asks
+``registry.fast_step`` for it).
 
-``leaky_step_fused`` reaches the kernels through the general op (parameter flattening and
-clamping, the buffer pool, the generic autograd wrapper), whose Python costs more than one
-step of a typical layer takes to compute. When β, θ and the graded-spike factor are shared
-scalars that need no gradient (snnTorch's defaults), this lane calls the same numba
-kernels with ``T = 1`` from a small ``autograd.Function``: the numbers are those of the
-general op (the tests compare the two), only the bookkeeping is shorter. Anything else
-(per-neuron or learnable parameters, other devices, ``torch.compile``) takes the general op.
+The general op's Python (parameter flattening and clamping, the buffer pool, the generic
+autograd wrapper) costs more than one step of a typical layer takes to compute. When β, θ
+and the graded-spike factor are shared scalars that need no gradient (snnTorch's
+defaults), this path calls the same numba kernels with ``T = 1`` from a small
+``autograd.Function``: the numbers are those of the general op (the tests compare the
+two), only the bookkeeping is shorter. Anything else (per-neuron or learnable parameters,
+other devices, ``torch.compile``, export) takes the general op.
 
 ``U_t = β U_{t−1} + X_t − R_t θ``, ``S_t = g H(U_t − θ)`` (or the reset mode's variant);
 the backward is ``op.py``'s BPTT for one step.
 
 Tensors reach the kernels by address (``data_ptr()``), not as numpy views, and a neuron
-keeps its plan between calls (``plan_key`` says when it must make a new one): a
-``[128, 1000]`` step is a few tens of µs of compute, so each µs of bookkeeping shows.
+keeps its plan between calls (``plan_key`` says when it must make a new one).
+
+Interface (what ``SpikingNeuron`` calls): ``fits(x, mem)``, ``runs(x, params)``,
+``plan_key(x, params, options)``, ``plan_step(x, mem, params, cfg)``, ``run(x, mem, plan)``;
+``params = (beta, threshold, graded)``.
 """
 
 from __future__ import annotations
@@ -27,14 +32,14 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
-from .._dispatch import ENV_VAR, exporting
-from .._eager import use_custom_op
+from ..codes import RESET_CODES, SURROGATE_IDS, surrogate_constants
+from ..common.eager import use_custom_op
 from ..config import NeuronConfig
+from ..registry import ENV_VAR, exporting
 
-__all__ = ["StepPlan", "fits", "lane_runs", "leaky_step_cpu", "plan_key", "plan_step"]
+__all__ = ["StepPlan", "fits", "plan_key", "plan_step", "run", "runs"]
 
 _KERNEL_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
-_RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 
 
 @dataclass(frozen=True)
@@ -53,20 +58,18 @@ class StepPlan:
 
 @lru_cache(maxsize=256)
 def _constants(spike_fn: Surrogate, np_dtype: type) -> tuple[int, np.ndarray, np.ndarray]:
-    from . import cpu
-
     kind = spike_fn.kind
-    fwd = cpu.surrogate_constants("disabled", (), np_dtype)
-    bwd = cpu.surrogate_constants(kind, (*spike_fn.params(), 0.0, 0.0)[:2], np_dtype)
-    return cpu.SURROGATE_IDS[kind], fwd, bwd
+    fwd = surrogate_constants("disabled", (), np_dtype)
+    bwd = surrogate_constants(kind, (*spike_fn.params(), 0.0, 0.0)[:2], np_dtype)
+    return SURROGATE_IDS[kind], fwd, bwd
 
 
-def lane_runs(x: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor) -> bool:
-    """True when the lane can run a step on ``x`` with these parameters: a CPU float32 or
+def runs(x: Tensor, params: tuple[Tensor, Tensor, Tensor]) -> bool:
+    """True when this path can run a step on ``x`` with these parameters: a CPU float32 or
     float64 input, and parameters that are single numbers needing no gradient."""
     if x.dtype not in _KERNEL_DTYPES or x.device.type != "cpu":
         return False
-    return _fixed_scalars(beta, threshold, graded)
+    return _fixed_scalars(*params)
 
 
 def _fixed_scalars(beta: Tensor, threshold: Tensor, graded: Tensor) -> bool:
@@ -81,24 +84,25 @@ def _fixed_scalars(beta: Tensor, threshold: Tensor, graded: Tensor) -> bool:
 
 
 def plan_step(
-    x: Tensor, mem: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor, cfg: NeuronConfig
+    x: Tensor, mem: Tensor, params: tuple[Tensor, Tensor, Tensor], cfg: NeuronConfig
 ) -> StepPlan | None:
-    """The lane's plan for this step, or None when the general op must run it."""
-    if not (fits(x, mem) and lane_runs(x, beta, threshold, graded)):
+    """The plan for this step, or None when the general op must run it."""
+    if not (fits(x, mem) and runs(x, params)):
         return None
+    beta, threshold, graded = params
     np_dtype = _KERNEL_DTYPES[x.dtype]
     b, th, g = beta.item(), threshold.item(), graded.item()
     b = min(max(b, 0.0), 1.0)  # β is clamped to [0, 1], as in the op path
     kind, fwd, bwd = _constants(cfg.spike_fn, np_dtype)
     params = tuple(np.array([v], dtype=np_dtype) for v in (b, th, g))
     scalars = tuple(p[0] for p in params)
-    return StepPlan(params, scalars, _RESET_CODES[cfg.reset], cfg.reset_delay, kind, fwd, bwd)
+    return StepPlan(params, scalars, RESET_CODES[cfg.reset], cfg.reset_delay, kind, fwd, bwd)
 
 
 def fits(x: object, mem: object) -> bool:
     """The tensors suit the lane: CPU float32/float64 ``x`` and ``mem`` of equal shape and
     dtype, both contiguous, outside ``torch.compile`` (which needs the registered op) and
-    export (which needs the reference: ``_dispatch.exporting``)."""
+    export (which needs the reference: ``registry.exporting``)."""
     return (
         isinstance(x, Tensor)
         and isinstance(mem, Tensor)
@@ -114,13 +118,12 @@ def fits(x: object, mem: object) -> bool:
     )
 
 
-def plan_key(
-    x: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor, options: tuple
-) -> tuple | None:
+def plan_key(x: Tensor, params: tuple[Tensor, Tensor, Tensor], options: tuple) -> tuple | None:
     """Everything a step plan depends on besides the tensors, or None when the parameters
-    rule the lane out (not single numbers, or needing a gradient). ``options``: the
+    rule this path out (not single numbers, or needing a gradient). ``options``: the
     neuron's static settings (surrogate, reset, backend, ...). Parameter *values* are read
     each call, so a change by any route (``.data``, ``fill_``, a new tensor) gets a new plan."""
+    beta, threshold, graded = params
     if not _fixed_scalars(beta, threshold, graded):
         return None
     return (
@@ -198,6 +201,6 @@ class _LeakyStepCPU(torch.autograd.Function):
         return gx, gu0, None
 
 
-def leaky_step_cpu(x: Tensor, mem: Tensor, plan: StepPlan) -> tuple[Tensor, Tensor]:
+def run(x: Tensor, mem: Tensor, plan: StepPlan) -> tuple[Tensor, Tensor]:
     """One step ``(X_t, U_{t−1}) -> (S_t, U_t)`` on the CPU kernels, as planned."""
     return _LeakyStepCPU.apply(x, mem, plan)

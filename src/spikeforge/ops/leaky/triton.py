@@ -8,44 +8,11 @@ on the CPU with ``TRITON_INTERPRET=1`` and on a GPU when one is present.
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 
-from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-
-BLOCK = 1024
-INTERPRET_BLOCK = 64
-
-
-@triton.jit
-def _surrogate(z, KIND: tl.constexpr, c0, c1):
-    """``dS/dz`` for surrogate id ``KIND`` (ids of ``cpu.SURROGATE_IDS``)."""
-    if KIND == 0:
-        a = c1 * z
-        out = c0 / (1.0 + a * a)
-    elif KIND == 1:
-        d = c0 * tl.abs(z) + 1.0
-        out = 1.0 / (d * d)
-    elif KIND == 2:
-        s = 1.0 / (1.0 + tl.exp(-c0 * z))
-        out = c0 * s * (1.0 - s)
-    elif KIND == 3:
-        out = tl.full(z.shape, 1.0, z.dtype)
-    elif KIND == 4:
-        out = tl.where(z >= 0, -c0, c0)
-    elif KIND == 5:
-        out = tl.where(z > 0, 1.0, 0.0)
-    elif KIND == 6:
-        out = c1 * tl.exp(-c0 * tl.abs(z - 1.0))
-    elif KIND == 7:
-        out = tl.where(z > 0, 1.0, c0)
-    elif KIND == 8:
-        d = c0 * tl.abs(z) + 1.0
-        out = tl.where(z > c1, 1.0, 0.0) / (d * d)
-    else:
-        out = tl.zeros(z.shape, z.dtype)
-    return out.to(z.dtype)
+from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.triton import acc_dtype, block_size, param_stride, surrogate_grad
 
 
 @triton.jit(do_not_specialize=["T"])
@@ -166,7 +133,7 @@ def _leaky_bwd_kernel(
         else:
             up = tl.load(u0_ptr + offs, mask=mask, other=0.0).to(ACC)
         z = v - th
-        sg = _surrogate(z, KIND, c0, c1)
+        sg = surrogate_grad(z, KIND, c0, c1)
         h = z > 0
         fired = up > th
         gut = carry
@@ -215,26 +182,14 @@ def _leaky_bwd_kernel(
         tl.store(gg_ptr + offs, acc_g.to(out_ty), mask=mask)
 
 
-def _acc(dtype: torch.dtype):
-    return tl.float64 if dtype == torch.float64 else tl.float32
-
-
-def _block(t: torch.Tensor) -> int:
-    return INTERPRET_BLOCK if t.device.type == "cpu" else BLOCK
-
-
-def _pstride(p: torch.Tensor) -> int:
-    return 0 if p.shape[0] == 1 else 1
-
-
 def forward(x, u0, beta, thr, graded, reset, delay, store, spk, useq, vpre) -> None:
     """Launch the forward kernel (arguments as ``cpu.leaky_forward``, torch tensors)."""
     T, N = spk.shape
-    blk = _block(x)
+    blk = block_size(x)
     _leaky_fwd_kernel[(triton.cdiv(N, blk),)](
         x, u0, beta, thr, graded, spk, useq, vpre if vpre.numel() else useq,
-        T, N, N if x.shape[0] > 1 else 0, _pstride(beta), _pstride(thr), _pstride(graded),
-        RESET=reset, DELAY=delay, STORE=store, ACC=_acc(x.dtype), BLOCK=blk,
+        T, N, N if x.shape[0] > 1 else 0, *(param_stride(p) for p in (beta, thr, graded)),
+        RESET=reset, DELAY=delay, STORE=store, ACC=acc_dtype(x.dtype), BLOCK=blk,
     )  # fmt: skip
 
 
@@ -243,16 +198,16 @@ def backward(gs, gu, useq, vpre, u0, beta, thr, graded, kind, params, reset, del
     gx, gu0, gb, gth, gg = outs
     T, N = useq.shape
     consts = surrogate_constants(kind, params, "float64")
-    blk = _block(useq)
+    blk = block_size(useq)
     dummy = useq
     _leaky_bwd_kernel[(triton.cdiv(N, blk),)](
         gs if gs.numel() else dummy, gu if gu.numel() else dummy, useq,
         vpre if vpre.numel() else dummy, u0, beta, thr, graded, gx,
         *(o if o.numel() else dummy for o in (gu0, gb, gth, gg)),
-        T, N, N if gs.shape[0] > 1 else 0, _pstride(beta), _pstride(thr), _pstride(graded),
+        T, N, N if gs.shape[0] > 1 else 0, *(param_stride(p) for p in (beta, thr, graded)),
         float(consts[2]), float(consts[3]),
         KIND=SURROGATE_IDS[kind], RESET=reset, DELAY=delay, HAS_GS=gs.shape[0] > 0,
         HAS_GU=gu.shape[0] > 0, X_FULL=gx.shape[0] > 1 or T == 1,
         NEED_U0=gu0.numel() > 0, NEED_B=gb.numel() > 0, NEED_TH=gth.numel() > 0,
-        NEED_G=gg.numel() > 0, ACC=_acc(useq.dtype), BLOCK=blk,
+        NEED_G=gg.numel() > 0, ACC=acc_dtype(useq.dtype), BLOCK=blk,
     )  # fmt: skip

@@ -5,11 +5,8 @@ The per-step matrix product rules out an elementwise kernel; this is the ``torch
 only. The forward loops over T with one ``addmm`` per step under no_grad and saves only the
 spike and membrane sequences; the backward loops in reverse time with one ``mm`` per step
 (``∂L/∂S_{t−1} = ∂L/∂W_t · W``) and forms ``∂L/∂W = Σ_t ∂L/∂W_tᵀ S_{t−1}`` with one product
-at the end (``∂L/∂b = Σ ∂L/∂W_t``). Equations otherwise as ``op.py``.
-
-Measured against autograd through the reference (fwd+bwd, [T=50, B=64, N=512] float32, one
-CPU thread, CPU time, median of 11): 91 vs 119 ms with a learnable β, 89 vs 89 ms through
-the neuron with a fixed β; peak memory at T=200 259 vs 313 MiB.
+at the end (``∂L/∂b = Σ ∂L/∂W_t``). Equations otherwise as ``op.py``. Its timing against
+autograd through the reference: bench/README.md, "Kernel tuning".
 """
 
 from __future__ import annotations
@@ -17,17 +14,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _dispatch
-from .._args import flat_param, param_grad
-from .._buffers import pooled_empty
+from .. import registry
+from ..codes import RESET_CODES, surrogate_from
+from ..common.args import flat_param, param_grad
+from ..common.buffers import pooled_empty
 from ..config import NeuronConfig
-from ..leaky.op import RESET_CODES
 from . import fallback
 
 __all__ = ["rleaky_dense_scan"]
 
-_dispatch.register("rleaky_dense", _dispatch.BackendSpec("torch", 10, lambda: True,
-                                                          _dispatch.torch_why_not))  # fmt: skip
+registry.register(
+    "rleaky_dense", registry.Kernel("torch", 10, lambda: True, registry.torch_why_not)
+)
 
 
 def _grid(p: Tensor, state: Tensor) -> Tensor:
@@ -83,7 +81,7 @@ def rleaky_dense_bwd(
     gu = grad_mem.contiguous() if grad_mem is not None else empty
     w = weight.to(cd)
     params = [_grid(p, mem0) for p in (beta, threshold, graded)]
-    spike = fallback_surrogate(surrogate, sg_p0, sg_p1)
+    spike = surrogate_from(surrogate, (sg_p0, sg_p1))
     with torch.no_grad():
         fallback.scan_backward(gs, gu, spk, mem_seq, v_pre, spk0, mem0, *params,
                                lambda g: g @ w, spike, reset, reset_delay, gx, *grid,
@@ -99,12 +97,6 @@ def rleaky_dense_bwd(
             gb = gx.sum((0, 1))
     gs0, gu0, gbeta, gth, gg = (g.reshape(-1) for g in grid)
     return gx, gs0, gu0, gw, gb, gbeta, gth, gg
-
-
-def fallback_surrogate(kind: str, p0: float, p1: float):
-    from ..leaky.fallback import surrogate_from
-
-    return surrogate_from(kind, (p0, p1))
 
 
 @rleaky_dense_bwd.register_fake

@@ -14,13 +14,9 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
-from .._torch_rows import reset_and_fire
+from ..common.torch_rows import compute_dtype, reset_and_fire
 
 Rec = Callable[[Tensor], Tensor]
-
-
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 def forward(x, s0, u0, beta, thr, graded, vrec, reset, delay, store, spk, useq, vpre) -> None:

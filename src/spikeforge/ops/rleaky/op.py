@@ -20,15 +20,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _dispatch
-from .._args import flat_param, param_grad, time_rows
-from .._buffers import pooled_empty
+from .. import registry
+from ..codes import RESET_CODES
+from ..common.args import flat_param, param_grad, time_rows
+from ..common.buffers import pooled_empty
 from ..config import NeuronConfig
-from ..leaky.op import RESET_CODES
 
 __all__ = ["rleaky_scan_fused", "rleaky_step_fused"]
 
-_dispatch.register_standard_backends("rleaky")  # cpu (numba), triton, torch
+registry.register_standard_kernels("rleaky", __package__, "rleaky_forward", "rleaky_backward")
 
 
 def _shapes(x: Tensor, store: bool, delay: bool):
@@ -45,22 +45,7 @@ def rleaky_fwd(
     """x [T, N] -> (spk [T, N], mem_seq [T or 1, N], v_pre [T or 0, N])."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
     ins = [time_rows(x)] + [t.contiguous() for t in (spk0, mem0, beta, threshold, graded, V)]
-    if backend == "cpu":
-        from . import cpu
-
-        arr = [t.detach().numpy() for t in ins]
-        consts = cpu.surrogate_constants("disabled", (), arr[0].dtype)
-        cpu.rleaky_forward(*arr, consts, reset, reset_delay, store,
-                           *(o.numpy() for o in outs))  # fmt: skip
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.forward(*ins, reset, reset_delay, store, *outs)
-    else:
-        from . import fallback
-
-        with torch.no_grad():
-            fallback.forward(*ins, reset, reset_delay, store, *outs)
+    registry.kernel("rleaky", backend).forward(ins, (reset, reset_delay, store), outs)
     return tuple(outs)
 
 
@@ -91,26 +76,16 @@ def rleaky_bwd(
         t.contiguous() for t in (spk0, mem0, beta, threshold, graded, V)
     ]
     outs = [gx, *rest]
-    if backend == "cpu":
-        from . import cpu
-
-        arr = [t.detach().numpy() for t in grads + ins]
-        consts = cpu.surrogate_constants(surrogate, (sg_p0, sg_p1), arr[3].dtype)
-        cpu.rleaky_backward(*arr, consts, cpu.SURROGATE_IDS[surrogate], reset, reset_delay,
-                            *(o.numpy() for o in outs))  # fmt: skip
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.backward(
-            *grads, *ins, surrogate, (sg_p0, sg_p1), reset, reset_delay, *outs
-        )  # fmt: skip
-    else:
-        from ..leaky.fallback import surrogate_from
-        from . import fallback
-
-        with torch.no_grad():
-            fallback.backward(*grads, *ins, surrogate_from(surrogate, (sg_p0, sg_p1)), reset,
-                              reset_delay, *outs)  # fmt: skip
+    registry.kernel("rleaky", backend).backward(
+        grads + ins,
+        surrogate,
+        (sg_p0, sg_p1),
+        (
+            reset,
+            reset_delay,
+        ),
+        outs,
+    )
     return tuple(outs)
 
 

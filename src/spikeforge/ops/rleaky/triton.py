@@ -10,8 +10,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..leaky.triton import _acc, _block, _pstride, _surrogate
+from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.triton import acc_dtype, block_size, param_stride, surrogate_grad
 
 
 @triton.jit(do_not_specialize=["T"])
@@ -152,7 +152,7 @@ def _rleaky_bwd_kernel(
             up = tl.load(u0_ptr + offs, mask=mask, other=0.0).to(ACC)
             sp = tl.load(s0_ptr + offs, mask=mask, other=0.0).to(ACC)
         z = v - th
-        sg = _surrogate(z, KIND, c0, c1)
+        sg = surrogate_grad(z, KIND, c0, c1)
         h = z > 0
         fired = up > th
         gut = cu
@@ -210,12 +210,12 @@ def _rleaky_bwd_kernel(
 def forward(x, s0, u0, beta, thr, graded, vrec, reset, delay, store, spk, useq, vpre):
     """Launch the forward kernel (arguments as ``fallback.forward``, torch tensors)."""
     T, N = spk.shape
-    blk = _block(x)
+    blk = block_size(x)
     params = (beta, thr, graded, vrec)
     _rleaky_fwd_kernel[(triton.cdiv(N, blk),)](
         x, s0, u0, *params, spk, useq, vpre if vpre.numel() else useq,
-        T, N, N if x.shape[0] > 1 else 0, *(_pstride(p) for p in params),
-        RESET=reset, DELAY=delay, STORE=store, ACC=_acc(x.dtype), BLOCK=blk,
+        T, N, N if x.shape[0] > 1 else 0, *(param_stride(p) for p in params),
+        RESET=reset, DELAY=delay, STORE=store, ACC=acc_dtype(x.dtype), BLOCK=blk,
     )  # fmt: skip
 
 
@@ -225,7 +225,7 @@ def backward(gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, kind, par
     gx, *grads = outs
     T, N = useq.shape
     consts = surrogate_constants(kind, params, "float64")
-    blk = _block(useq)
+    blk = block_size(useq)
     ps = (beta, thr, graded, vrec)
 
     def opt(t):
@@ -236,9 +236,9 @@ def backward(gs, gu, spk, useq, vpre, s0, u0, beta, thr, graded, vrec, kind, par
     _rleaky_bwd_kernel[(triton.cdiv(N, blk),)](
         opt(gs), opt(gu), spk, useq, opt(vpre), s0, u0, *ps, gx,
         *(opt(o) for o in grads),
-        T, N, N if gs.shape[0] > 1 else 0, *(_pstride(p) for p in ps),
+        T, N, N if gs.shape[0] > 1 else 0, *(param_stride(p) for p in ps),
         float(consts[2]), float(consts[3]),
         KIND=SURROGATE_IDS[kind], RESET=reset, DELAY=delay, HAS_GS=gs.shape[0] > 0,
         HAS_GU=gu.shape[0] > 0, X_FULL=gx.shape[0] > 1 or T == 1,
-        **needs, ACC=_acc(useq.dtype), BLOCK=blk,
+        **needs, ACC=acc_dtype(useq.dtype), BLOCK=blk,
     )  # fmt: skip

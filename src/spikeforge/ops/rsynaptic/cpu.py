@@ -1,7 +1,7 @@
 """Fused RSynaptic kernels (one-to-one recurrence ``V·S``) for the CPU, compiled with numba
 (imported lazily; cached on disk).
 
-Same layout and blocking as ``ops/leaky/cpu.py`` (whose layout functions it uses): each
+Same layout and blocking as ``ops/leaky/cpu.py`` (``ops/common/numba_layout.py``): each
 thread (lane) takes a contiguous run of blocks with one work buffer, and a block walks
 time with ``S``, ``I`` and ``U`` in rows of that buffer; one pass over the data per
 direction. Parameters are read through ``block_param`` / ``pick`` (shared ones as
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
-from .._numba_rows import block_param, pick, shared_scalars, surrogate_row
-from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
+from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
+from ..common.numba_rows import block_param, pick, shared_scalars, surrogate_row
 
 FORWARD_ROWS = 9  # work rows of a forward block: s, cur, u, 5 parameters, scratch
 BACKWARD_ROWS = 18  # 5 parameters, a zero row, 3 carries, 6 sums, z, sg, scratch

@@ -14,18 +14,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _dispatch
-from .._args import flat_param, param_grad
-from .._buffers import pooled_empty
+from .. import registry
+from ..codes import RESET_CODES, surrogate_from
+from ..common.args import flat_param, param_grad
+from ..common.buffers import pooled_empty
+from ..common.torch_rows import compute_dtype
 from ..config import NeuronConfig
-from ..leaky.op import RESET_CODES
-from ..rleaky.fallback import compute_dtype
 from . import fallback
 
 __all__ = ["rsynaptic_dense_scan"]
 
-_dispatch.register("rsynaptic_dense", _dispatch.BackendSpec("torch", 10, lambda: True,
-                                                          _dispatch.torch_why_not))  # fmt: skip
+registry.register(
+    "rsynaptic_dense", registry.Kernel("torch", 10, lambda: True, registry.torch_why_not)
+)
 
 
 def _grid(p: Tensor, state: Tensor) -> Tensor:
@@ -82,7 +83,7 @@ def rsynaptic_dense_bwd(
     grads = [g.contiguous() if g is not None else empty for g in (grad_spk, grad_syn, grad_mem)]
     w = weight.to(cd)
     params = [_grid(p, mem0) for p in (alpha, beta, threshold, graded)]
-    spike = fallback_surrogate(surrogate, sg_p0, sg_p1)
+    spike = surrogate_from(surrogate, (sg_p0, sg_p1))
     with torch.no_grad():
         fallback.scan_backward(*grads, spk, syn_seq, mem_seq, v_pre, spk0, syn0, mem0, *params,
                                lambda g: g @ w, spike, reset, reset_delay, gx, *grid,
@@ -98,12 +99,6 @@ def rsynaptic_dense_bwd(
             gb = gx.sum((0, 1))
     gs0, gi0, gu0, ga, gbeta, gth, gg = (g.reshape(-1) for g in grid)
     return gx, gs0, gi0, gu0, gw, gb, ga, gbeta, gth, gg
-
-
-def fallback_surrogate(kind: str, p0: float, p1: float):
-    from ..leaky.fallback import surrogate_from
-
-    return surrogate_from(kind, (p0, p1))
 
 
 @rsynaptic_dense_bwd.register_fake

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
-from .._torch_rows import reset_and_fire
-from ..rleaky.fallback import compute_dtype as _cd
+from ..common.torch_rows import compute_dtype as _cd
+from ..common.torch_rows import reset_and_fire
 
 Rec = Callable[[Tensor], Tensor]
 

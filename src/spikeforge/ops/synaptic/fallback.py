@@ -7,15 +7,11 @@ import torch
 from torch import Tensor
 
 from ...surrogate import Surrogate
-from .._torch_rows import reset_and_fire
-
-
-def _cd(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+from ..common.torch_rows import compute_dtype, reset_and_fire
 
 
 def forward(x, i0, u0, alpha, beta, thr, graded, reset, delay, store, spk, iseq, useq, vpre):
-    cd = _cd(x.dtype)
+    cd = compute_dtype(x.dtype)
     cur, u = i0.to(cd), u0.to(cd)
     a, b, th, g = (p.to(cd) for p in (alpha, beta, thr, graded))
     for t in range(spk.shape[0]):
@@ -38,7 +34,7 @@ def backward(
     spike: Surrogate, reset: int, delay: bool, *outs: Tensor,
 ) -> None:  # fmt: skip
     gx, gi0, gu0, ga, gb, gth, gg = outs
-    cd = _cd(useq.dtype)
+    cd = compute_dtype(useq.dtype)
     T = useq.shape[0]
     a, b, th, g = (p.to(cd) for p in (alpha, beta, thr, graded))
     cu = torch.zeros(useq.shape[1], dtype=cd, device=useq.device)

@@ -20,16 +20,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _dispatch
-from .._args import flat_param, param_grad, time_rows
-from .._buffers import pooled_empty
-from .._eager import call_fused, eager_function
+from .. import registry
+from ..codes import RESET_CODES
+from ..common.args import flat_param, param_grad, time_rows
+from ..common.buffers import pooled_empty
+from ..common.eager import call_fused, eager_function
 from ..config import NeuronConfig
-from ..leaky.op import RESET_CODES
 
 __all__ = ["synaptic_fused", "synaptic_scan_fused", "synaptic_step_fused"]
 
-_dispatch.register_standard_backends("synaptic")  # cpu (numba), triton, torch
+registry.register_standard_kernels("synaptic", __package__, "synaptic_forward", "synaptic_backward")
 
 
 def _shapes(x: Tensor, store: bool, delay: bool):
@@ -57,22 +57,7 @@ def _forward(x, syn0, mem0, alpha, beta, threshold, graded, reset, reset_delay, 
     """The forward kernels (the custom op's body, also called by the eager path)."""
     outs = [pooled_empty(s, x.dtype, x.device) for s in _shapes(x, store, reset_delay)]
     ins = [time_rows(x)] + [t.contiguous() for t in (syn0, mem0, alpha, beta, threshold, graded)]
-    if backend == "cpu":
-        from . import cpu
-
-        arr = [t.detach().numpy() for t in ins]
-        consts = cpu.surrogate_constants("disabled", (), arr[0].dtype)
-        cpu.synaptic_forward(*arr, consts, reset, reset_delay, store,
-                             *(o.numpy() for o in outs))  # fmt: skip
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.forward(*ins, reset, reset_delay, store, *outs)
-    else:
-        from . import fallback
-
-        with torch.no_grad():
-            fallback.forward(*ins, reset, reset_delay, store, *outs)
+    registry.kernel("synaptic", backend).forward(ins, (reset, reset_delay, store), outs)
     return tuple(outs)
 
 
@@ -104,26 +89,16 @@ def _backward_kernels(
         t.contiguous() for t in (syn0, mem0, alpha, beta, threshold, graded)
     ]
     outs = [gx, *rest]
-    if backend == "cpu":
-        from . import cpu
-
-        arr = [t.detach().numpy() for t in grads + ins]
-        consts = cpu.surrogate_constants(surrogate, (sg_p0, sg_p1), arr[3].dtype)
-        cpu.synaptic_backward(*arr, consts, cpu.SURROGATE_IDS[surrogate], reset, reset_delay,
-                              *(o.numpy() for o in outs))  # fmt: skip
-    elif backend == "triton":
-        from . import triton as triton_kernels
-
-        triton_kernels.backward(
-            *grads, *ins, surrogate, (sg_p0, sg_p1), reset, reset_delay, *outs
-        )  # fmt: skip
-    else:
-        from ..leaky.fallback import surrogate_from
-        from . import fallback
-
-        with torch.no_grad():
-            fallback.backward(*grads, *ins, surrogate_from(surrogate, (sg_p0, sg_p1)), reset,
-                              reset_delay, *outs)  # fmt: skip
+    registry.kernel("synaptic", backend).backward(
+        grads + ins,
+        surrogate,
+        (sg_p0, sg_p1),
+        (
+            reset,
+            reset_delay,
+        ),
+        outs,
+    )
     return tuple(outs)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .._surrogate_codes import SURROGATE_IDS, surrogate_constants
-from ..leaky.triton import _acc, _block, _pstride, _surrogate
+from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.triton import acc_dtype, block_size, param_stride, surrogate_grad
 
 
 @triton.jit(do_not_specialize=["T"])
@@ -156,7 +156,7 @@ def _synaptic_bwd_kernel(
             up = tl.load(u0_ptr + offs, mask=mask, other=0.0).to(ACC)
             ip = tl.load(i0_ptr + offs, mask=mask, other=0.0).to(ACC)
         z = v - th
-        sg = _surrogate(z, KIND, c0, c1)
+        sg = surrogate_grad(z, KIND, c0, c1)
         h = z > 0
         fired = up > th
         gut = cu
@@ -217,11 +217,11 @@ def _synaptic_bwd_kernel(
 def forward(x, i0, u0, alpha, beta, thr, graded, reset, delay, store, spk, iseq, useq, vpre):
     """Launch the forward kernel (arguments as ``fallback.forward``, torch tensors)."""
     T, N = spk.shape
-    blk = _block(x)
+    blk = block_size(x)
     _synaptic_fwd_kernel[(triton.cdiv(N, blk),)](
         x, i0, u0, alpha, beta, thr, graded, spk, iseq, useq, vpre if vpre.numel() else useq,
-        T, N, N if x.shape[0] > 1 else 0, *(_pstride(p) for p in (alpha, beta, thr, graded)),
-        RESET=reset, DELAY=delay, STORE=store, ACC=_acc(x.dtype), BLOCK=blk,
+        T, N, N if x.shape[0] > 1 else 0, *(param_stride(p) for p in (alpha, beta, thr, graded)),
+        RESET=reset, DELAY=delay, STORE=store, ACC=acc_dtype(x.dtype), BLOCK=blk,
     )  # fmt: skip
 
 
@@ -231,7 +231,7 @@ def backward(gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded, kin
     gx, gi0, gu0, ga, gb, gth, gg = outs
     T, N = useq.shape
     consts = surrogate_constants(kind, params, "float64")
-    blk = _block(useq)
+    blk = block_size(useq)
 
     def opt(t):
         return t if t.numel() else useq
@@ -239,11 +239,11 @@ def backward(gs, gi, gu, iseq, useq, vpre, i0, u0, alpha, beta, thr, graded, kin
     _synaptic_bwd_kernel[(triton.cdiv(N, blk),)](
         opt(gs), opt(gi), opt(gu), iseq, useq, opt(vpre), i0, u0, alpha, beta, thr, graded, gx,
         *(opt(o) for o in (gi0, gu0, ga, gb, gth, gg)),
-        T, N, N if gs.shape[0] > 1 else 0, *(_pstride(p) for p in (alpha, beta, thr, graded)),
+        T, N, N if gs.shape[0] > 1 else 0, *(param_stride(p) for p in (alpha, beta, thr, graded)),
         float(consts[2]), float(consts[3]),
         KIND=SURROGATE_IDS[kind], RESET=reset, DELAY=delay, HAS_GS=gs.shape[0] > 0,
         HAS_GI=gi.shape[0] > 0, HAS_GU=gu.shape[0] > 0, X_FULL=gx.shape[0] > 1 or T == 1,
         NEED_I0=gi0.numel() > 0, NEED_U0=gu0.numel() > 0, NEED_A=ga.numel() > 0,
         NEED_B=gb.numel() > 0, NEED_TH=gth.numel() > 0, NEED_G=gg.numel() > 0,
-        ACC=_acc(useq.dtype), BLOCK=blk,
+        ACC=acc_dtype(useq.dtype), BLOCK=blk,
     )  # fmt: skip

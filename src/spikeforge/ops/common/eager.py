@@ -1,12 +1,12 @@
 """Eager-mode entry to the fused ops, without ``torch.library``'s dispatch.
 
-A ``torch.library.custom_op`` call costs about 0.2 ms of Python dispatch (argument
-normalisation, the dynamo-disabled wrapper, autograd redispatch) before its kernel runs:
-more than the kernel itself for one step of a small layer. Each fused op therefore also
-has a plain ``torch.autograd.Function`` that runs the same forward kernels, saves the same
-tensors and runs the same backward kernels. Eager code takes that path; code being traced
-by ``torch.compile`` takes the registered op, which has fake implementations and passes
-``opcheck``.
+A ``torch.library.custom_op`` call pays Python dispatch (argument normalisation, the
+dynamo-disabled wrapper, autograd redispatch) before its kernel runs: more than the kernel
+itself for one step of a small layer (bench/README.md, "Kernel tuning"). Each fused op
+therefore also has a plain ``torch.autograd.Function`` that runs the same forward kernels,
+saves the same tensors and runs the same backward kernels. Eager code takes that path;
+code being traced by ``torch.compile`` takes the registered op, which has fake
+implementations and passes ``opcheck``.
 """
 
 from __future__ import annotations

@@ -23,8 +23,7 @@ from torch import Tensor
 
 __all__ = ["MIN_BYTES", "pooled_empty", "release_buffers"]
 
-# 4 MiB: below this, malloc recycles memory well enough. (Pooling the step API's 512 KiB
-# outputs too made its kernels faster but the W2 step loop no faster overall: measured.)
+# 4 MiB: below this, malloc recycles memory well enough (bench/README.md, "Kernel tuning").
 MIN_BYTES = 1 << 22
 
 _lock = threading.Lock()

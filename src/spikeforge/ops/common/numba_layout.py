@@ -43,11 +43,10 @@ def worth_threads(shape: tuple[int, int]) -> bool:
 
 
 def parallel_layout(shape: tuple[int, int]) -> tuple[int, int]:
-    """``(block, lanes)``: neurons per block and threads for ``shape = (T, N)``. Over many
-    steps long blocks stream better (Leaky, W3, [100, 262144]: forward 18 -> 12.6 ms,
-    backward 17 -> 12.6 ms at 4096 against 512 neurons); a single step is faster with
-    blocks whose work rows stay in L1 ([1, 128000]: 34 µs forward at 1024, 44 µs at 4096).
-    Every thread should get several blocks."""
+    """``(block, lanes)``: neurons per block and threads (lanes) for ``shape = (T, N)``.
+    Over many steps long blocks stream better; a single step is faster with blocks whose
+    work rows stay in L1 (bench/README.md, "Kernel tuning"). Every thread should get
+    several blocks."""
     from numba import get_num_threads
 
     steps, n = shape

@@ -1,11 +1,17 @@
-"""The step shared by the torch fallbacks of the neurons that reset after their update."""
+"""Pieces shared by the torch kernels (``<family>/fallback.py``): the compute dtype and the
+step of the neurons that reset after their update."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-__all__ = ["reset_and_fire"]
+__all__ = ["compute_dtype", "reset_and_fire"]
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """State dtype: float32 for half/bfloat16 inputs, else the input's."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 def reset_and_fire(

@@ -1,6 +1,6 @@
-"""The step API's CPU lane (``ops/leaky/step_cpu.py``) equals the float64 reference step:
-spikes exactly, membranes and the gradients of the input and the carried state closely,
-over reset modes, surrogates, dtypes and shapes, chained over several steps."""
+"""The CPU kernel's single-step fast path (``ops/leaky/step_cpu.py``) equals the float64
+reference step: spikes exactly, membranes and the gradients of the input and the carried
+state closely, over reset modes, surrogates, dtypes and shapes, chained over several steps."""
 
 from __future__ import annotations
 
@@ -44,11 +44,11 @@ def chain(step, x, mem0, weights_spk, weights_mem, loss_on=("spk", "mem")):
     return torch.stack(spikes), torch.stack(mems), grads
 
 
-def check_lane(shape, cfg, values, dtype, seed=0, loss_on=("spk", "mem")):
+def check_fast_step(shape, cfg, values, dtype, seed=0, loss_on=("spk", "mem")):
     params = constants(*values, dtype)
     gen = torch.Generator().manual_seed(seed)
     x, mem0 = draw_leaky_inputs(shape, cfg, *params, dtype=dtype, generator=gen)
-    assert step_cpu.plan_step(x[0], mem0, *params, cfg) is not None  # the lane runs it
+    assert step_cpu.plan_step(x[0], mem0, tuple(params), cfg) is not None  # the fast path runs it
     weights = [torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2)]
     x.requires_grad_(True)
     mem0.requires_grad_(True)
@@ -77,7 +77,7 @@ def check_lane(shape, cfg, values, dtype, seed=0, loss_on=("spk", "mem")):
     ids=repr,
 )  # fmt: skip
 def test_resets_and_surrogates(reset, delay, spike_fn):
-    check_lane((4, 3, 7), NeuronConfig(spike_fn, reset, delay), (0.8, 0.9, 1.5), torch.float64)
+    check_fast_step((4, 3, 7), NeuronConfig(spike_fn, reset, delay), (0.8, 0.9, 1.5), torch.float64)
 
 
 @pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
@@ -86,7 +86,7 @@ def test_resets_and_surrogates(reset, delay, spike_fn):
     "shape", [(1, 1), (3, 5), (2, 3, 2, 4)], ids=lambda s: "x".join(map(str, s))
 )
 def test_dtypes_and_shapes(reset, delay, dtype, shape):
-    check_lane(shape, NeuronConfig(sg.ATan(), reset, delay), (0.9, 1.0, 1.0), dtype)
+    check_fast_step(shape, NeuronConfig(sg.ATan(), reset, delay), (0.9, 1.0, 1.0), dtype)
 
 
 @pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
@@ -94,7 +94,7 @@ def test_multithreaded_kernels(reset, delay):
     from spikeforge.ops.leaky import cpu
 
     assert cpu.worth_threads((1, 70_000))
-    check_lane(
+    check_fast_step(
         (2, 1, 70_000), NeuronConfig(sg.ATan(), reset, delay), (0.9, 1.0, 1.0), torch.float32
     )
 
@@ -106,7 +106,7 @@ def test_one_output_in_the_loss(reset, delay, loss_on, features):
     """Steps whose spikes (or membranes) the loss ignores get no upstream gradient for
     them (autograd passes None; the last step's membrane too): the kernels read it as 0."""
     cfg = NeuronConfig(sg.FastSigmoid(slope=10), reset, delay)
-    check_lane((3, 1, features), cfg, (0.9, 1.0, 1.5), torch.float32, loss_on=loss_on)
+    check_fast_step((3, 1, features), cfg, (0.9, 1.0, 1.5), torch.float32, loss_on=loss_on)
 
 
 @settings(max_examples=25, deadline=None)
@@ -122,7 +122,7 @@ def test_one_output_in_the_loss(reset, delay, loss_on, features):
 def test_property_random_constants(beta, thr, graded, reset, batch, features, seed):
     """β above 1 is clamped to 1, as on every other path."""
     cfg = NeuronConfig(sg.ATan(), *reset)
-    check_lane((3, batch, features), cfg, (beta, thr, graded), torch.float64, seed)
+    check_fast_step((3, batch, features), cfg, (beta, thr, graded), torch.float64, seed)
 
 
 def test_clamps_beta_like_the_reference():
@@ -151,32 +151,32 @@ def test_gradient_of_one_output_only():
     torch.testing.assert_close(gx, want)
 
 
-def test_lane_declines_what_it_cannot_run():
+def test_fast_step_declines_what_it_cannot_run():
     cfg = NeuronConfig()
     x, mem = torch.rand(2, 3), torch.zeros(2, 3)
     fixed = constants(0.9, 1.0, 1.0, torch.float32)
     learnable = [fixed[0].clone().requires_grad_(True), *fixed[1:]]
-    assert step_cpu.plan_step(x, mem, *learnable, cfg) is None
+    assert step_cpu.plan_step(x, mem, tuple(learnable), cfg) is None
     with torch.no_grad():
-        assert step_cpu.plan_step(x, mem, *learnable, cfg) is not None
+        assert step_cpu.plan_step(x, mem, tuple(learnable), cfg) is not None
     per_neuron = [torch.full((3,), 0.9), *fixed[1:]]
-    assert step_cpu.plan_step(x, mem, *per_neuron, cfg) is None
-    assert step_cpu.plan_step(x.t(), mem.t(), *fixed, cfg) is None  # not contiguous
-    assert step_cpu.plan_step(x.half(), mem.half(), *fixed, cfg) is None
-    assert step_cpu.plan_step(x, mem.double(), *fixed, cfg) is None
+    assert step_cpu.plan_step(x, mem, tuple(per_neuron), cfg) is None
+    assert step_cpu.plan_step(x.t(), mem.t(), tuple(fixed), cfg) is None  # not contiguous
+    assert step_cpu.plan_step(x.half(), mem.half(), tuple(fixed), cfg) is None
+    assert step_cpu.plan_step(x, mem.double(), tuple(fixed), cfg) is None
 
 
-def test_neuron_takes_the_lane_and_matches_its_reference_backend(monkeypatch):
+def test_neuron_takes_the_fast_step_and_matches_its_reference_backend(monkeypatch):
     lif, ref = snn.Leaky(beta=0.8), snn.Leaky(beta=0.8, backend="reference")
     x = (torch.rand(6, 4, 5) * 1.5).requires_grad_(True)
     calls = []
-    original = step_cpu.leaky_step_cpu
+    original = step_cpu.run
 
     def counting(*args):
         calls.append(1)
         return original(*args)
 
-    monkeypatch.setattr(step_cpu, "leaky_step_cpu", counting)
+    monkeypatch.setattr(step_cpu, "run", counting)
     outs = []
     for neuron in (lif, ref):
         mem, total = neuron.init_leaky(), 0.0
@@ -184,32 +184,32 @@ def test_neuron_takes_the_lane_and_matches_its_reference_backend(monkeypatch):
             spk, mem = neuron(x[t], mem)
             total = total + spk.sum() + mem.sum()
         outs.append((total.detach(), torch.autograd.grad(total, x)[0]))
-    assert len(calls) == 6  # small layer, constant parameters: every step on the lane
+    assert len(calls) == 6  # small layer, constant parameters: every step on the fast path
     torch.testing.assert_close(outs[0][0], outs[1][0])
     torch.testing.assert_close(outs[0][1], outs[1][1])
 
 
-# -- the neuron's own lane (``Leaky.forward``): same numbers as the general path, and a plan
-# that follows every change of what it depends on.
+# -- the neuron's fast path (``SpikingNeuron._fast_forward``): same numbers as the general
+# path, and a plan that follows every change of what it depends on.
 
 
-def _count_lane(monkeypatch) -> list[int]:
+def _count_fast_steps(monkeypatch) -> list[int]:
     calls: list[int] = []
-    original = step_cpu.leaky_step_cpu
+    original = step_cpu.run
 
     def counting(*args):
         calls.append(1)
         return original(*args)
 
-    monkeypatch.setattr(step_cpu, "leaky_step_cpu", counting)
+    monkeypatch.setattr(step_cpu, "run", counting)
     return calls
 
 
-def _run(neuron, x, use_lane: bool):
+def _run(neuron, x, use_fast: bool):
     """Outputs of a few stateful steps (states passed in, or kept by ``init_hidden``) and
-    the input gradient, through ``Leaky.forward``'s lane or the general shell."""
-    if not use_lane:
-        neuron._lane_plan = lambda *args: None
+    the input gradient, through the shell's fast path or its general path."""
+    if not use_fast:
+        neuron._fast_plan = lambda *args: None
     neuron.reset_mem()
     mem, outs, total = None, [], 0.0
     for t in range(x.shape[0]):
@@ -234,19 +234,19 @@ def _run(neuron, x, use_lane: bool):
     ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "defaults",
 )  # fmt: skip
 @pytest.mark.parametrize("features", [7, 70_000], ids=["serial", "threads"])
-def test_neuron_lane_equals_the_general_path(monkeypatch, flags, features):
-    calls = _count_lane(monkeypatch)
+def test_neuron_fast_step_equals_the_general_path(monkeypatch, flags, features):
+    calls = _count_fast_steps(monkeypatch)
     x = torch.rand(4, 2, features, generator=torch.Generator().manual_seed(3)) * 1.2
     x.requires_grad_(True)
-    fast = _run(snn.Leaky(beta=0.85, **flags), x, use_lane=True)
+    fast = _run(snn.Leaky(beta=0.85, **flags), x, use_fast=True)
     assert len(calls) == 4
-    general = _run(snn.Leaky(beta=0.85, **flags), x, use_lane=False)
+    general = _run(snn.Leaky(beta=0.85, **flags), x, use_fast=False)
     assert len(calls) == 8  # the general shell reaches the same kernels through the op
     for a, b in zip(fast, general):
         assert torch.equal(a, b)
 
 
-def test_neuron_lane_follows_parameter_changes(monkeypatch):
+def test_neuron_fast_step_follows_parameter_changes(monkeypatch):
     """Each change must reach the next step, whichever route it takes (``.data`` does not
     bump the version counter, so values are compared, not versions)."""
     x, mem = torch.full((1, 3), 0.5), torch.zeros(1, 3)
@@ -267,8 +267,8 @@ def test_neuron_lane_follows_parameter_changes(monkeypatch):
     assert lif(x, mem)[0].tolist() == [[0.0] * 3]
 
 
-def test_neuron_lane_follows_option_changes(monkeypatch):
-    calls = _count_lane(monkeypatch)
+def test_neuron_fast_step_follows_option_changes(monkeypatch):
+    calls = _count_fast_steps(monkeypatch)
     x, mem = torch.full((1, 2), 0.5), torch.full((1, 2), 1.5)  # previous step fired
     lif = snn.Leaky(beta=1.0)
     assert lif(x, mem)[1].tolist() == [[1.0] * 2]  # U = 1.5 + 0.5 − 1 (subtract)
@@ -279,7 +279,7 @@ def test_neuron_lane_follows_option_changes(monkeypatch):
     assert len(calls) == 3
     lif.backend = "reference"
     lif(x, mem)
-    assert len(calls) == 3  # a named reference backend never takes the lane
+    assert len(calls) == 3  # a named reference backend never takes the fast path
     lif.backend = "auto"
     monkeypatch.setenv("SPIKEFORGE_BACKEND", "reference")
     lif(x, mem)
@@ -292,8 +292,8 @@ def test_neuron_lane_follows_option_changes(monkeypatch):
     assert len(calls) == 4
 
 
-def test_neuron_lane_with_learnable_and_other_dtypes(monkeypatch):
-    calls = _count_lane(monkeypatch)
+def test_neuron_fast_step_with_learnable_and_other_dtypes(monkeypatch):
+    calls = _count_fast_steps(monkeypatch)
     x = torch.rand(2, 3)
     lif = snn.Leaky(beta=0.9, learn_beta=True)
     _, mem = lif(x, torch.zeros(2, 3))
@@ -310,7 +310,7 @@ def test_neuron_lane_with_learnable_and_other_dtypes(monkeypatch):
     torch.testing.assert_close(mem32, x)
 
 
-def test_neuron_lane_keeps_the_shells_errors():
+def test_neuron_fast_step_keeps_the_shells_errors():
     lif = snn.Leaky(beta=0.9)
     with pytest.raises(ValueError, match="mem has shape"):
         lif(torch.rand(2, 3), torch.zeros(3, 2))

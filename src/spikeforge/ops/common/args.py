@@ -3,10 +3,12 @@ parameters. Shared by every op's Python wrapper."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
-__all__ = ["broadcasts_into", "flat_param", "param_grad", "time_rows"]
+__all__ = ["broadcasts_into", "flat_param", "param_grad", "recurrent_fn", "time_rows"]
 
 
 def time_rows(t: Tensor) -> Tensor:
@@ -45,3 +47,10 @@ def param_grad(grad: Tensor, param: Tensor, need: bool) -> Tensor | None:
     if not need:
         return None
     return grad.sum().reshape(1) if param.shape[0] == 1 else grad
+
+
+def recurrent_fn(rec: Tensor | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """A recurrent neuron's ``rec(S)``: one-to-one weights ``V`` (``S·V``) or a layer."""
+    if isinstance(rec, Tensor):
+        return lambda spk: spk * rec
+    return rec

@@ -84,7 +84,7 @@ def shared_scalars(*params: np.ndarray) -> tuple:
 
 @njit(cache=True, inline="always")
 def surrogate_row(kind, consts, z, out, n):  # pragma: no cover - compiled
-    """``out[k] = dS/dz`` at ``z[k]`` (ids of ``_surrogate_codes``); the kind branch sits
+    """``out[k] = dS/dz`` at ``z[k]`` (ids of ``ops.codes.SURROGATE_IDS``); the kind branch sits
     outside the loops, so each loop vectorises."""
     zero, one, c0, c1 = consts[0], consts[1], consts[2], consts[3]
     if kind == 0:  # atan: (α/2) / (1 + (π/2·α·z)²)
