@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikeforge.ops.leaky.fallback import surrogate_from
+from spikeforge.ops.codes import surrogate_from
 from spikeforge.ops.synaptic import fallback
 
 cpu = pytest.importorskip("spikeforge.ops.synaptic.cpu")  # needs numba
