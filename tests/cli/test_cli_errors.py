@@ -223,6 +223,16 @@ def test_a_checkpoint_entry_of_the_wrong_kind_is_named(run_copy, tiny_root, caps
     assert "is damaged: its 'generator' is a str, not a Tensor" in one_line(capsys.readouterr().err)
 
 
+def test_a_config_of_another_model_is_refused(run_copy, tiny_root, capsys):
+    # config.json rewritten by another run (conv) beside this fc run's checkpoint.
+    config = json.loads((run_copy / "config.json").read_text())
+    (run_copy / "config.json").write_text(json.dumps({**config, "model": "conv"}))
+    assert main(["evaluate", str(run_copy), "--device", "cpu"]) == EXIT_USAGE
+    line = one_line(capsys.readouterr().err)
+    assert "mixes files of two runs: model 'fc' in checkpoint.pt but 'conv' in config.json" in line
+
+
+@pytest.mark.slow  # trains a conv net: its cold numba compile takes a minute
 def test_a_checkpoint_of_another_run_is_refused(run_copy, tiny_root, tmp_path, capsys):
     # A conv run's checkpoint dropped into an fc run folder: the folder mixes two runs.
     conv = tmp_path / "conv"
