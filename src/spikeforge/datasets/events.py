@@ -202,7 +202,38 @@ def write_nmnist_bin(path: str | Path, events: np.ndarray) -> None:
     raw.tofile(path)
 
 
-class NMNIST(Dataset):
+class _EventFiles(Dataset):
+    """A reader of recorded event files: ``_read(index) -> (events, label)``, then the user's
+    ``transform`` on the events and ``target_transform`` on the label (Tonic's convention)."""
+
+    def __init__(self, transform: Callable | None, target_transform: Callable | None) -> None:
+        self.transform, self.target_transform = transform, target_transform
+
+    def _read(self, index: int) -> tuple[np.ndarray, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        events, label = self._read(index)
+        if self.transform is not None:
+            events = self.transform(events)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return events, label
+
+
+def _find_under(base: Path, name: str, subfolder: str, want_dir: bool, what: str) -> Path:
+    """``base/name`` or ``base/subfolder/name`` (Tonic's layout), whichever exists; never
+    downloads: a missing one raises ``FileNotFoundError`` naming both places."""
+    for candidate in (base / name, base / subfolder / name):
+        if candidate.is_dir() if want_dir else candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{what} {name} not found under {base} (or {base / subfolder}); download and "
+        "unpack it there yourself, spikeforge does not"
+    )
+
+
+class NMNIST(_EventFiles):
     """N-MNIST from its extracted files: ``root/{Train,Test}/<digit>/<id>.bin``.
 
     ``root`` may also be the folder above an ``NMNIST`` directory (Tonic's layout). Items
@@ -237,28 +268,24 @@ class NMNIST(Dataset):
         )
         if not self.files:
             raise FileNotFoundError(f"no <digit>/*.bin files under {folder}")
-        self.transform, self.target_transform = transform, target_transform
+        super().__init__(transform, target_transform)
         self.first_saccade_only = first_saccade_only
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
+    def _read(self, index: int) -> tuple[np.ndarray, Any]:
         path, label = self.files[index]
         events = read_nmnist_bin(path)
         if self.first_saccade_only:
             events = events[events["t"] < 100_000]
-        if self.transform is not None:
-            events = self.transform(events)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
         return events, label
 
 
 # -- SHD (Spiking Heidelberg Digits) -----------------------------------------------------------
 
 
-class SHD(Dataset):
+class SHD(_EventFiles):
     """The Spiking Heidelberg Digits from their HDF5 files ``shd_train.h5`` / ``shd_test.h5``.
 
     Layout (Cramer et al. 2020, as Tonic reads it): ``spikes/times`` holds one float array of
@@ -281,12 +308,7 @@ class SHD(Dataset):
     ) -> None:
         name = "shd_train.h5" if train else "shd_test.h5"
         base = Path(root)
-        path = next((f for f in (base / name, base / "SHD" / name) if f.is_file()), None)
-        if path is None:
-            raise FileNotFoundError(
-                f"SHD file {name} not found under {base} (or {base / 'SHD'}); download and "
-                "unzip it there yourself, spikeforge does not"
-            )
+        path = _find_under(base, name, "SHD", want_dir=False, what="SHD file")
         try:
             import h5py
         except ModuleNotFoundError as err:
@@ -303,28 +325,23 @@ class SHD(Dataset):
         if not len(self.times) == len(self.units) == len(self.labels):
             raise ValueError(f"{path}: spikes/times, spikes/units and labels differ in length")
         self.path = path
-        self.transform, self.target_transform = transform, target_transform
+        super().__init__(transform, target_transform)
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
+    def _read(self, index: int) -> tuple[np.ndarray, Any]:
         times, units = self.times[index], self.units[index]
         events = np.empty(len(times), dtype=AUDIO_EVENT_DTYPE)
         events["t"] = (times * 1e6).astype(np.int64)  # seconds -> µs, truncated as Tonic does
         events["x"], events["p"] = units, 1
-        label: Any = int(self.labels[index])
-        if self.transform is not None:
-            events = self.transform(events)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return events, label
+        return events, int(self.labels[index])
 
 
 # -- DVS-Gesture -------------------------------------------------------------------------------
 
 
-class DVSGesture(Dataset):
+class DVSGesture(_EventFiles):
     """IBM DVS-Gesture in Tonic's preprocessed layout (each recording cut per gesture).
 
     ``root/ibmGestureTrain/user<NN>_<lighting>/<label>.npy`` (``ibmGestureTest`` for the test
@@ -346,12 +363,7 @@ class DVSGesture(Dataset):
     ) -> None:
         split = "ibmGestureTrain" if train else "ibmGestureTest"
         base = Path(root)
-        folder = next((d for d in (base / split, base / "DVSGesture" / split) if d.is_dir()), None)
-        if folder is None:
-            raise FileNotFoundError(
-                f"DVS-Gesture folder {split} not found under {base} (or {base / 'DVSGesture'}); "
-                "download and extract it there yourself, spikeforge does not"
-            )
+        folder = _find_under(base, split, "DVSGesture", want_dir=True, what="DVS-Gesture folder")
         self.files: list[tuple[Path, int]] = []
         self.users: list[int] = []
         self.lighting: list[str] = []
@@ -366,12 +378,12 @@ class DVSGesture(Dataset):
                     self.lighting.append(light)
         if not self.files:
             raise FileNotFoundError(f"no user<NN>_<lighting>/<label>.npy files under {folder}")
-        self.transform, self.target_transform = transform, target_transform
+        super().__init__(transform, target_transform)
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
+    def _read(self, index: int) -> tuple[np.ndarray, Any]:
         path, label = self.files[index]
         raw = np.load(path)
         if raw.ndim != 2 or raw.shape[1] != 4:
@@ -380,12 +392,7 @@ class DVSGesture(Dataset):
         events["x"], events["y"] = raw[:, 0], raw[:, 1]
         events["p"] = raw[:, 2] != 0  # (Tonic reads p as bool)
         events["t"] = (raw[:, 3] * 1000).astype(np.int64)  # ms -> µs, as Tonic converts
-        target: Any = label
-        if self.transform is not None:
-            events = self.transform(events)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return events, target
+        return events, label
 
 
 # -- synthetic events ------------------------------------------------------------------------
