@@ -41,10 +41,10 @@ def test_eager_path_equals_registered_op(multi, monkeypatch):
 def test_eager_mode_skips_the_custom_op_dispatch(monkeypatch):
     x = torch.full((4, 2, 3), 0.7, requires_grad=True)
     lif = snn.Leaky(beta=0.9, init_hidden=True, step_mode="multi", backend="cpu")
-    assert "EagerLeaky" in _kernel_node(lif(x))
+    assert "EagerLif" in _kernel_node(lif(x))
     monkeypatch.setattr(_eager, "FORCE_CUSTOM_OP", True)
     lif.reset_mem()
-    assert "spikeforge_leaky_fwd" in _kernel_node(lif(x))
+    assert "spikeforge_lif_fwd" in _kernel_node(lif(x))
 
 
 def _kernel_node(spk: torch.Tensor) -> str:

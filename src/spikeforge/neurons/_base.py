@@ -328,8 +328,8 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
     # -- stateful snnTorch-style call -----------------------------------------------------
 
     def _stateful_forward(self, input_: Tensor, given: tuple[Tensor | None, ...]):
-        if len(given) == 1 and self._step_mode == "single":
-            fast = self._fast_forward(input_, given[0])
+        if self._step_mode == "single":
+            fast = self._fast_forward(input_, given)
             if fast is not None:
                 return fast
         self._check_input(input_)
@@ -377,27 +377,28 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
             return spk
         return self._outputs(spk, seqs)
 
-    def _fast_forward(self, input_: Tensor, mem: Tensor | None):
-        """One step of a one-state neuron on its CPU kernel's single-step fast path, with the
-        shell's bookkeeping cut to what this case needs; None when the general path must
-        run it (and report any error)."""
-        if mem is not None and self.init_hidden:
-            return None
+    def _fast_forward(self, input_: Tensor, given: tuple[Tensor | None, ...]):
+        """One step on the CPU kernel's single-step fast path, with the shell's bookkeeping
+        cut to what this case needs; None when the general path must run it (and report
+        any error)."""
         fast = registry.fast_step(self.kernel_op())
         if fast is None or type(self)._step is not SpikingNeuron._step:
             return None  # (a subclass with its own step takes the general path)
-        name = self.state_names[0]
-        state = self._buffers[name] if mem is None else mem
-        if not fast.fits(input_, state):
+        if self.init_hidden and any(g is not None for g in given):
             return None
-        plan = self._fast_plan(fast, input_, state)
+        names = self.state_names
+        states = tuple(self._buffers[n] if g is None else g for n, g in zip(names, given))
+        if not fast.fits(input_, states):
+            return None
+        plan = self._fast_plan(fast, input_, states)
         if plan is None:
             return None
-        spk, new = fast.run(input_, state, plan)
-        self._buffers[name] = new
-        return spk if self.init_hidden and not self.output else (spk, new)
+        spk, new = fast.run(input_, states, plan)
+        for name, value in zip(names, new):
+            self._buffers[name] = value
+        return spk if self.init_hidden and not self.output else (spk, *new)
 
-    def _fast_plan(self, fast: Any, x: Tensor, mem: Tensor) -> Any:
+    def _fast_plan(self, fast: Any, x: Tensor, states: tuple[Tensor, ...]) -> Any:
         """The fast path's plan for this call, or None. Kept between calls under its
         ``plan_key``; made only when ``select`` picks the kernel that owns the path."""
         params = self._params()
@@ -412,7 +413,7 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
         cfg = self.config()
         plan = None
         if registry.fast_step(self.kernel_op(), self.select_backend(x, cfg, True)) is fast:
-            plan = fast.plan_step(x, mem, params, cfg)
+            plan = fast.plan_step(x, states, params, cfg)
         self._fast_step_plan = (key, plan)
         return plan
 

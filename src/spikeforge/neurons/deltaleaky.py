@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..ops.config import NeuronConfig
-from ..ops.leaky import LEAKY
+from ..ops.lif import LEAKY
 from .leaky import Leaky
 
 __all__ = ["DeltaLeaky"]

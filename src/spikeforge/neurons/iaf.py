@@ -4,7 +4,7 @@
     U_t = U_{t-1} + X_t − R_t θ, \\qquad S_t = H(U_t − θ)
 
 It is ``Leaky`` with ``β`` fixed at 1 and shares Leaky's reference and kernels
-(``ops.leaky``). ``reset_delay=False`` resets in the same step as the spike, as Sinabs'
+(``ops.lif``). ``reset_delay=False`` resets in the same step as the spike, as Sinabs'
 and the workshop's IAF do; the default follows snnTorch (reset on the next step).
 """
 

@@ -1,4 +1,4 @@
-"""``Lapicque``: the RC-circuit LIF neuron, forward Euler (see ``ops.lapicque.reference``).
+"""``Lapicque``: the RC-circuit LIF neuron, forward Euler (see ``ops.lif.reference``).
 
 Which of ``beta``, ``R`` and ``C`` are given decides the circuit (snnTorch's rules):
 
@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..ops.lapicque import LAPICQUE
+from ..ops.lif import LAPICQUE
 from ._base import SpikingNeuron, as_float_tensor
 
 __all__ = ["Lapicque", "LapicqueState"]
@@ -46,8 +46,8 @@ class Lapicque(SpikingNeuron):
     or ``spk`` alone when ``init_hidden=True`` and ``output=False``. Unlike snnTorch 1.0.0,
     per-neuron ``beta``/``R``/``C`` tensors work, and with ``learn_beta=True`` the ``R`` or
     ``C`` derived from ``beta`` is recomputed every step, so ``beta`` trains.
-    ``step_mode="multi"`` runs a whole sequence through one fused op (``ops.lapicque.op``:
-    the Leaky or Synaptic kernels with input gain ``Δt/C`` and decay ``1 − Δt/(RC)``).
+    ``step_mode="multi"`` runs a whole sequence through one fused op (``ops.lif``:
+    the family's model 0 with input gain ``Δt/C`` and decay ``1 − Δt/(RC)``).
 
     Example::
 

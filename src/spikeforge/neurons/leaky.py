@@ -1,4 +1,4 @@
-"""``Leaky``: the first-order leaky integrate-and-fire neuron (see ``ops.leaky.reference``)."""
+"""``Leaky``: the first-order leaky integrate-and-fire neuron (see ``ops.lif.reference``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.leaky import LEAKY
+from ..ops.lif import LEAKY
 from ._base import LIF
 
 __all__ = ["Leaky", "LeakyState"]

@@ -1,4 +1,4 @@
-"""``RLeaky``: a leaky integrate-and-fire neuron fed back its own spikes (``ops.rleaky``)."""
+"""``RLeaky``: a leaky integrate-and-fire neuron fed back its own spikes (``ops.lif``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.rleaky import RLEAKY, RLEAKY_DENSE
+from ..ops.lif import RLEAKY, RLEAKY_DENSE
 from ._base import LIF
 from ._recurrent import RecurrentMixin
 

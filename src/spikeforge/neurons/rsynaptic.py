@@ -1,4 +1,4 @@
-"""``RSynaptic``: a current-based LIF neuron fed back its own spikes (``ops.rsynaptic``)."""
+"""``RSynaptic``: a current-based LIF neuron fed back its own spikes (``ops.lif``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.rsynaptic import RSYNAPTIC, RSYNAPTIC_DENSE
+from ..ops.lif import RSYNAPTIC, RSYNAPTIC_DENSE
 from ._base import LIF, as_float_tensor, check_unit_interval
 from ._recurrent import RecurrentMixin
 

@@ -1,4 +1,4 @@
-"""``Synaptic``: the current-based (second-order) LIF neuron (see ``ops.synaptic.reference``)."""
+"""``Synaptic``: the current-based (second-order) LIF neuron (see ``ops.lif.reference``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..ops.synaptic import SYNAPTIC
+from ..ops.lif import SYNAPTIC
 from ._base import LIF, as_float_tensor, check_unit_interval
 
 __all__ = ["Synaptic", "SynapticState"]

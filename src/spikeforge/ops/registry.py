@@ -37,6 +37,7 @@ from .codes import FUSED_SURROGATES, SURROGATE_IDS, surrogate_constants, surroga
 __all__ = [
     "BACKENDS",
     "ENV_VAR",
+    "FunctionRecurrence",
     "Kernel",
     "Recurrence",
     "check_backend_name",
@@ -201,15 +202,28 @@ StepFn = Callable[..., tuple[Tensor, tuple[Tensor, ...]]]
 ScanFn = Callable[..., tuple[Tensor, tuple[Tensor, ...] | None, tuple[Tensor, ...]]]
 
 
-@dataclass(frozen=True)
 class Recurrence:
-    """A recurrence's reference and fused paths, with one signature each:
+    """A recurrence's two paths behind one signature each:
 
     ``step(x, state, params, cfg, backend) -> (spk, new_state)`` and
     ``scan(x_seq, state, params, cfg, backend, need_seqs) -> (spk_seq, state sequences or
     None, final state)``; ``state`` is a tuple of tensors, ``params`` the neuron's tensors
-    in the recurrence's order, ``backend`` what ``select`` returned for ``op``.
+    in the recurrence's order, ``backend`` what ``select`` returned for ``op``: the
+    reference for ``"reference"``, the fused op otherwise.
     """
+
+    op: str
+
+    def step(self, x: Tensor, state: tuple, params: tuple, cfg: Any, backend: str):
+        raise NotImplementedError
+
+    def scan(self, x: Tensor, state: tuple, params: tuple, cfg: Any, backend: str, need_seqs: bool):
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class FunctionRecurrence(Recurrence):
+    """A ``Recurrence`` from four functions with those signatures (plus ``need_seqs``)."""
 
     op: str
     reference_step: StepFn

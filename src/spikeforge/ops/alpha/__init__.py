@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ..registry import Recurrence
+from ..registry import FunctionRecurrence
 from .op import alpha_scan_fused, alpha_step_fused
 from .reference import alpha_scan, alpha_step
 
@@ -32,4 +32,4 @@ def _fused_scan(x, state, params, cfg, backend, need_seqs):
     return alpha_scan_fused(x, *state, *params, cfg, backend, need_seqs=need_seqs)
 
 
-ALPHA = Recurrence("alpha", _reference_step, _reference_scan, _fused_step, _fused_scan)
+ALPHA = FunctionRecurrence("alpha", _reference_step, _reference_scan, _fused_step, _fused_scan)

@@ -1,5 +1,5 @@
 """The fused Alpha recurrence as ``torch.library`` ops (``spikeforge::alpha_fwd`` /
-``spikeforge::alpha_bwd``), built like ``ops.synaptic.op``.
+``spikeforge::alpha_bwd``), built like ``ops.lif.op``.
 
 Forward (``reference.py``, ``R_t = H(U_{t−1} − θ)``)::
 
@@ -156,7 +156,7 @@ def _backward_with(bwd, ctx, grad_spk, grad_exc, grad_inh, grad_mem) -> tuple:
         [needs[1], needs[2], *needs[4:9]], backend,
     )  # fmt: skip
     if ctx.x_broadcast:
-        gx = (gx / T).expand(ctx.x_shape)  # see ops.leaky.op: spread a time-summed gradient
+        gx = (gx / T).expand(ctx.x_shape)  # see ops.lif.op: spread a time-summed gradient
 
     return (
         gx if needs[0] else None,

@@ -1,0 +1,62 @@
+"""A member of the LIF family: its flags, its state, how its parameters map onto the
+op's, and its reference. ``Member`` gives every member the two paths a ``Recurrence``
+needs, with one signature: the reference and the fused op (``op.lif_run``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from .. import registry
+from ..config import NeuronConfig
+from ..registry import Recurrence
+from .op import LifArgs, lif_run
+
+__all__ = ["Member"]
+
+
+@dataclass(frozen=True)
+class Member(Recurrence):
+    """A ``Recurrence`` of the family. ``args(x, state, params)`` gives the op's
+    ``(x, syn, mem, spk, α, β, v, θ, g)`` (None for what the member lacks);
+    ``ref_step``/``ref_scan(x, state, params, cfg)`` return ``(spk, *the states other than
+    spk)``, sequences for the scan."""
+
+    op: str
+    model: int
+    state_names: tuple[str, ...]
+    args: Callable[..., tuple]
+    ref_step: Callable[..., tuple]
+    ref_scan: Callable[..., tuple]
+
+    def _states(self, spk: Tensor, others) -> tuple[Tensor, ...]:
+        rest = iter(others)
+        return tuple(spk if n == "spk" else next(rest) for n in self.state_names)
+
+    def step(self, x: Tensor, state: tuple, params: tuple, cfg: NeuronConfig, backend: str):
+        if backend == "reference":
+            spk, *others = self.ref_step(x, state, params, cfg)
+            return spk, self._states(spk, others)
+        fast = registry.fast_step(self.op, backend)
+        if fast is not None:
+            plan = fast.plan_step(x, state, params, cfg)
+            if plan is not None:
+                return fast.run(x, state, plan)
+        spk, seqs, _ = self.scan(x[None], state, params, cfg, backend, True)
+        return spk[0], tuple(s[0] for s in seqs)
+
+    def scan(self, x: Tensor, state: tuple, params: tuple, cfg: NeuronConfig, backend: str,
+             need_seqs: bool):  # fmt: skip
+        if backend == "reference":
+            spk, *others = self.ref_scan(x, state, params, cfg)
+            seqs = self._states(spk, others)
+            return spk, seqs, tuple(s[-1] for s in seqs)
+        args = LifArgs(self.model, *self.args(x, state, params))
+        spk, syn_seq, mem_seq, syn, mem = lif_run(self.model, args, cfg, backend, need_seqs)
+        last = spk[-1].clone() if spk.shape[0] > 1 else spk[0]
+        finals = self._states(last, (syn, mem) if syn.numel() else (mem,))
+        if not need_seqs:
+            return spk, None, finals
+        return spk, self._states(spk, (syn_seq, mem_seq) if syn_seq is not None else (mem_seq,)), finals

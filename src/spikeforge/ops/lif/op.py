@@ -1,0 +1,290 @@
+"""The LIF family as one pair of ``torch.library`` ops: ``spikeforge::lif_fwd`` runs all T
+steps of any member (``flags``: synaptic current, one-to-one recurrence, Leaky's zero
+reset), ``spikeforge::lif_bwd`` is its hand-written BPTT, wired with ``register_autograd``;
+both have fake implementations, so ``torch.compile`` traces through without graph breaks.
+
+Forward, with ``R_t = H(U_{t−1} − θ)`` (detached)::
+
+    C_t = X_t + v S_{t−1}  [REC]          I_t = α I_{t−1} + C_t  [SYN]   (else I_t = C_t)
+    V_t = β U_{t−1} + I_t − R_t θ  (subtract) | (1 − R_t)(β U_{t−1} + I_t)  (zero)
+        | β (1 − R_t) U_{t−1} + I_t  (zero, KEEP) | β U_{t−1} + I_t  (none)
+    S_t = g H(V_t − θ),   U_t = V_t  or, without delay, V_t minus this step's reset
+
+Backward, with carries ``c^U = ∂L/∂U_t``, ``c^I``, ``c^S`` from step ``t+1``::
+
+    ∂L/∂V_t = c^U ∂U_t/∂V_t + g σ'(V_t − θ)(∂L/∂S_t + c^S),   ∂L/∂I_t = ∂L/∂V_t (1 − R_t)^{[zero]} + c^I
+    c^U ← β ∂L/∂V_t (1 − R_t)^{[zero]},  c^I ← α ∂L/∂I_t,  c^S ← v ∂L/∂I_t,  ∂L/∂X_t = ∂L/∂I_t
+
+Only the state sequences are saved (the current with SYN, the spikes with REC, the
+pre-reset membrane without delay); spikes and resets are recomputed from them. An input
+constant over time (stride 0, ``cur.expand(T, ...)``) is read once per step and its
+gradient summed over time in the kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .. import registry
+from ..codes import RESET_CODES, SURROGATE_IDS, surrogate_constants, surrogate_from
+from ..common.args import flat_param, param_grad, time_rows
+from ..common.buffers import pooled_empty
+from ..common.eager import call_fused, eager_function
+from ..config import NeuronConfig
+from .flags import REC, SYN
+
+__all__ = ["LifArgs", "lif_fused", "lif_run"]
+
+OPS = ("leaky", "synaptic", "lapicque", "rleaky", "rsynaptic")
+
+
+# -- the kernels of each backend -----------------------------------------------------------
+
+
+def _backend_module(name: str):
+    module = sys.modules.get(f"{__package__}.{name}")
+    if module is None:
+        import importlib
+
+        module = importlib.import_module(f"{__package__}.{name}")
+    return module
+
+
+def _numba_forward(ins: Sequence[Tensor], flags: tuple, outs: Sequence[Tensor]) -> None:
+    arrays = [t.detach().numpy() for t in (*ins, *outs)]
+    _backend_module("cpu").lif_forward(*arrays[:9], *flags, *arrays[9:])
+
+
+def _numba_backward(ins, surrogate: str, sg_params: tuple, flags: tuple, outs) -> None:
+    arrays = [t.detach().numpy() for t in ins]
+    grads = [o.detach().numpy() for o in outs]
+    consts = surrogate_constants(surrogate, sg_params, grads[0].dtype)
+    run = _backend_module("cpu").lif_backward
+    run(*arrays, SURROGATE_IDS[surrogate], consts, *flags, *grads)
+
+
+def _triton_forward(ins, flags, outs) -> None:
+    _backend_module("triton").forward(*ins, *flags, *outs)
+
+
+def _triton_backward(ins, surrogate, sg_params, flags, outs) -> None:
+    _backend_module("triton").backward(*ins, surrogate, sg_params, *flags, *outs)
+
+
+def _torch_forward(ins, flags, outs) -> None:
+    with torch.no_grad():
+        _backend_module("fallback").forward(*ins, *flags, *outs)
+
+
+def _torch_backward(ins, surrogate, sg_params, flags, outs) -> None:
+    with torch.no_grad():
+        _backend_module("fallback").backward(*ins, surrogate_from(surrogate, sg_params), *flags, *outs)
+
+
+def _register() -> None:
+    """The kernels under ``lif``, and under each member's name (the name its neurons ask
+    ``select`` about). Interpreted Triton is slow: ``auto`` picks it only on a GPU."""
+    K = registry.Kernel
+    cpu, triton, torch_ = registry.cpu_why_not, registry.triton_why_not, registry.torch_why_not
+    registry.register("lif", K("cpu", 30, registry.numba_available, cpu, _numba_forward,
+                               _numba_backward))  # fmt: skip
+    registry.register("lif", K("triton", 20, registry.triton_available, triton,
+                               _triton_forward, _triton_backward))  # fmt: skip
+    registry.register("lif", K("torch", 10, lambda: True, torch_, _torch_forward,
+                               _torch_backward))  # fmt: skip
+    for op in OPS:
+        registry.register_like(op, "lif")
+
+
+_register()
+
+
+# -- the two ops ---------------------------------------------------------------------------
+
+
+def _fwd_shapes(x: Tensor, model: int, store: bool, delay: bool) -> tuple[tuple[int, int], ...]:
+    T, N = x.shape
+    kept = T if store else 1
+    return (T, N), (kept if model & SYN else 0, N), (kept, N), (T if store and not delay else 0, N)
+
+
+@torch.library.custom_op("spikeforge::lif_fwd", mutates_args=())
+def lif_fwd(
+    x: Tensor, i0: Tensor, u0: Tensor, s0: Tensor, alpha: Tensor, beta: Tensor, vrec: Tensor,
+    threshold: Tensor, graded: Tensor, model: int, reset: int, reset_delay: bool, store: bool,
+    surrogate: str, sg_p0: float, sg_p1: float, backend: str,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    """x [T, N], i0/s0 [N] or [0], u0 [N], params [1] or [N] -> (spk [T, N], iseq [T, 1 or 0
+    rows], useq [T or 1 rows], vpre [T or 0 rows]); 1 row = the final state (not ``store``)."""
+    return _forward(x, i0, u0, s0, alpha, beta, vrec, threshold, graded, model, reset,
+                    reset_delay, store, backend)  # fmt: skip
+
+
+def _forward(x, i0, u0, s0, alpha, beta, vrec, thr, graded, model, reset, delay, store, backend):
+    """The forward kernels (the custom op's body, also called by the eager path)."""
+    outs = [pooled_empty(s, x.dtype, x.device) for s in _fwd_shapes(x, model, store, delay)]
+    ins = [time_rows(x)] + [t.contiguous() for t in (i0, u0, s0, alpha, beta, vrec, thr, graded)]
+    registry.kernel("lif", backend).forward(ins, (model, reset, delay, store), outs)
+    return tuple(outs)
+
+
+@lif_fwd.register_fake
+def _(x, i0, u0, s0, alpha, beta, vrec, thr, graded, model, reset, delay, store, *rest):
+    return tuple(x.new_empty(s) for s in _fwd_shapes(x, model, store, delay))
+
+
+def _backward_kernels(
+    grad_spk: Tensor | None, grad_syn: Tensor | None, grad_mem: Tensor | None, spk: Tensor,
+    iseq: Tensor, useq: Tensor, vpre: Tensor, i0: Tensor, u0: Tensor, s0: Tensor, alpha: Tensor,
+    beta: Tensor, vrec: Tensor, threshold: Tensor, graded: Tensor, x_steps: int, model: int,
+    reset: int, reset_delay: bool, surrogate: str, sg_p0: float, sg_p1: float, needs: list[bool],
+    backend: str,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    """``(∂x [x_steps, N], ∂i0, ∂u0, ∂s0 [N], and per-neuron sums [N] for α, β, v, θ, g)``;
+    a gradient ``needs`` does not ask for has 0 rows. The ``spikeforge::lif_bwd`` op's body,
+    also called by the eager autograd path."""
+    N = useq.shape[1]
+    dt, dev = useq.dtype, useq.device
+    outs = [pooled_empty((x_steps, N), dt, dev)]
+    outs += [torch.empty((N if need else 0,), dtype=dt, device=dev) for need in needs]
+    empty = useq.new_empty((0, N))
+    grads = [
+        time_rows(grad_spk) if grad_spk is not None else empty,
+        grad_syn.contiguous() if grad_syn is not None else empty,
+        grad_mem.contiguous() if grad_mem is not None else empty,
+    ]
+    params = (i0, u0, s0, alpha, beta, vrec, threshold, graded)
+    ins = [*grads, spk, iseq, useq, vpre, *(t.contiguous() for t in params)]
+    registry.kernel("lif", backend).backward(
+        ins, surrogate, (sg_p0, sg_p1), (model, reset, reset_delay), outs
+    )
+    return tuple(outs)
+
+
+lif_bwd = torch.library.custom_op("spikeforge::lif_bwd", mutates_args=())(_backward_kernels)
+
+
+@lif_bwd.register_fake
+def _(gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, alpha, beta, vrec, thr, graded, x_steps,
+      model, reset, delay, kind, p0, p1, needs, backend):  # fmt: skip
+    N = useq.shape[1]
+    return (useq.new_empty((x_steps, N)),
+            *(useq.new_empty((N if need else 0,)) for need in needs))  # fmt: skip
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    x, i0, u0, s0, alpha, beta, vrec, thr, graded = inputs[:9]
+    model, reset, delay, store, kind, p0, p1, backend = inputs[9:]
+    spk, iseq, useq, vpre = output
+    ctx.set_materialize_grads(False)
+    kept_spk = spk if model & REC else spk.new_empty((0, spk.shape[1]))
+    ctx.save_for_backward(kept_spk, iseq, useq, vpre, i0, u0, s0, alpha, beta, vrec, thr, graded)
+    ctx.x_shape = x.shape
+    ctx.x_broadcast = x.shape[0] > 1 and x.stride(0) == 0
+    ctx.store = store
+    ctx.static = (model, reset, delay, kind, p0, p1)
+    ctx.backend = backend
+
+
+def _backward_with(bwd, ctx, grad_spk, grad_syn, grad_mem) -> tuple:
+    """The autograd backward shared by the registered op and the eager path; ``bwd`` runs
+    the backward kernels (the ``lif_bwd`` op, or ``_backward_kernels`` directly)."""
+    spk, iseq, useq, vpre, *params = ctx.saved_tensors
+    T = ctx.x_shape[0]
+    if not ctx.store and T > 1:
+        raise RuntimeError("spikeforge::lif_fwd ran with store=False: it cannot be differentiated")
+    needs = ctx.needs_input_grad
+    grads = bwd(
+        grad_spk, grad_syn, grad_mem, spk, iseq, useq, vpre, *params,
+        1 if ctx.x_broadcast else T, *ctx.static, list(needs[1:9]), ctx.backend,
+    )  # fmt: skip
+    gx = grads[0]
+    if ctx.x_broadcast:
+        # x is a stride-0 view over time, whose backward sums over time: hand back the
+        # time-summed gradient spread evenly, without materialising [T, N].
+        gx = (gx / T).expand(ctx.x_shape)
+    states = [g if need else None for g, need in zip(grads[1:4], needs[1:4])]
+    sums = [param_grad(g, p, need) for g, p, need in zip(grads[4:], params[3:], needs[4:9])]
+    return (gx if needs[0] else None, *states, *sums, *([None] * 8))
+
+
+def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
+    return _backward_with(torch.ops.spikeforge.lif_bwd, ctx, grad_spk, grad_syn, grad_mem)
+
+
+lif_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _eager_backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
+    return _backward_with(_backward_kernels, ctx, grad_spk, grad_syn, grad_mem)
+
+
+def _eager_forward(*args):
+    return _forward(*args[:13], args[-1])
+
+
+_EagerLif = eager_function(
+    "_EagerLif", _eager_forward, _setup_context, _eager_backward, non_differentiable=(3,)
+)
+
+
+def lif_fused(*args):
+    """``spikeforge::lif_fwd``'s arguments and outputs, as is (no clamping): the registered
+    op under ``torch.compile``, the lean autograd path in eager mode."""
+    return call_fused(torch.ops.spikeforge.lif_fwd, _EagerLif, *args)
+
+
+# -- the Python entry the recurrences call ---------------------------------------------------
+
+
+class LifArgs:
+    """A member's tensors flattened for the op: ``[T, N]`` input, ``[N]`` states (``[0]``
+    when the member has none) and ``[1]``/``[N]`` parameters (0 for an unused one)."""
+
+    __slots__ = ("shape", "tensors")
+
+    def __init__(self, model: int, x: Tensor, syn, mem: Tensor, spk, alpha, beta: Tensor,
+                 vrec, threshold: Tensor, graded: Tensor) -> None:  # fmt: skip
+        shape, n, dtype = mem.shape, mem.numel(), mem.dtype
+        none = mem.new_empty(0)
+        unused = mem.new_zeros(1)
+        self.shape = shape
+        self.tensors = (
+            x.reshape(x.shape[0], n),
+            syn.reshape(n) if model & SYN else none,
+            mem.reshape(n),
+            spk.reshape(n) if model & REC else none,
+            flat_param("alpha", alpha, shape, n, dtype) if model & SYN else unused,
+            flat_param("beta", beta, shape, n, dtype),
+            flat_param("V", vrec, shape, n, dtype) if model & REC else unused,
+            flat_param("threshold", threshold, shape, n, dtype),
+            flat_param("graded_spikes_factor", graded, shape, n, dtype),
+        )
+
+
+def lif_run(
+    model: int, args: LifArgs, cfg: NeuronConfig, backend: str, need_seqs: bool
+) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor, Tensor]:
+    """All T steps of a member: ``(spk [T, *S], syn_seq or None, mem_seq or None, final syn,
+    final mem)`` (``*_seq`` None unless ``need_seqs``; ``final syn`` empty without SYN)."""
+    x = args.tensors[0]
+    T, shape = x.shape[0], args.shape
+    store = need_seqs or T == 1 or (
+        torch.is_grad_enabled() and any(t.requires_grad for t in args.tensors)
+    )  # fmt: skip
+    sg = (*cfg.spike_fn.params(), 0.0, 0.0)
+    spk, iseq, useq, _ = lif_fused(
+        *args.tensors, model, RESET_CODES[cfg.reset], cfg.reset_delay, store,
+        cfg.spike_fn.kind, sg[0], sg[1], backend,
+    )  # fmt: skip
+    finals = [s[-1].reshape(shape) if s.shape[0] else s for s in (iseq, useq)]
+    if store and T > 1:
+        finals = [f.clone() for f in finals]  # do not keep the sequences alive via the state
+    seqs = (None, None)
+    if need_seqs:
+        seqs = (iseq.view(T, *shape) if iseq.shape[0] else None, useq.view(T, *shape))
+    return spk.view(T, *shape), *seqs, *finals
