@@ -10,7 +10,8 @@ reset that keeps this step's input; reset ``RESET`` (0 subtract, 1 zero, 2 none)
 
 Each program owns ``BLOCK`` neurons and walks time with the state in registers (float32,
 float64 for float64 inputs); ``T`` is a runtime argument (``do_not_specialize``), so one
-compiled kernel serves every sequence length. Replaces the Leaky, Synaptic, RLeaky and
+compiled kernel serves every sequence length. ``α``, ``β`` arrive clamped by the wrapper
+(Lapicque's decay unclamped): the kernels never clamp. Replaces the Leaky, Synaptic, RLeaky and
 RSynaptic kernels with the same float operations; tested with ``TRITON_INTERPRET=1``.
 """
 
