@@ -17,8 +17,8 @@ from spikeforge.ops.leaky.reference import leaky_step
 from spikeforge.ops.synaptic.reference import synaptic_step
 
 pytest.importorskip("numba")
-from spikeforge.ops.lif import cpu  # noqa: E402
-from spikeforge.ops.lif.step_cpu import StepCPU  # noqa: E402
+from spikeforge.ops.lif import cpu
+from spikeforge.ops.lif.step_cpu import StepCPU
 
 RESETS = [("subtract", True), ("zero", True), ("none", True), ("subtract", False), ("zero", False)]
 LEAKY, SYNAPTIC = StepCPU(cpu.KEEP), StepCPU(cpu.SYN)
@@ -44,7 +44,7 @@ def check(fast, shape, cfg, values, dtype, seed=0, loss_on=("spk", "syn", "mem")
     syn = fast is SYNAPTIC
     params = tuple(torch.tensor(v, dtype=dtype) for v in values)
     gen = torch.Generator().manual_seed(seed)
-    for attempt in range(50):  # inputs whose V stays clear of θ (float32 vs float64)
+    for _ in range(50):  # inputs whose V stays clear of θ (float32 vs float64)
         x = (torch.rand(shape, generator=gen, dtype=torch.float64) * 1.2 - 0.2).to(dtype)
         states = tuple((torch.rand(shape[1:], generator=gen, dtype=torch.float64) * 1.2)
                        .to(dtype) for _ in range(2 if syn else 1))  # fmt: skip

@@ -18,12 +18,14 @@ those of the former per-neuron kernels (``ops/leaky``, ``ops/synaptic``, ``ops/r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import cache
+from threading import Lock
 
 import numpy as np
-from numba import get_num_threads, njit
+from numba import njit
 
 from ..codes import SURROGATE_IDS, surrogate_constants
 from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
@@ -64,16 +66,20 @@ def _units(dtype: np.dtype) -> np.ndarray:
 
 # -- threads -----------------------------------------------------------------------------------
 
-_POOL: list = [None, 0]
+_POOL: list = [None, 0, 0]  # executor, workers, the process that made it
+_POOL_LOCK = Lock()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    if _POOL[1] < workers:
-        if _POOL[0] is not None:
-            _POOL[0].shutdown(wait=False)
-        _POOL[0] = ThreadPoolExecutor(workers, thread_name_prefix="spikeforge-lif")
-        _POOL[1] = workers
-    return _POOL[0]
+    """A pool of at least ``workers`` threads, made again after a fork (a child process
+    has none of its parent's threads)."""
+    with _POOL_LOCK:
+        if _POOL[1] < workers or _POOL[2] != os.getpid():
+            if _POOL[0] is not None and _POOL[2] == os.getpid():
+                _POOL[0].shutdown(wait=False)
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="spikeforge-lif")
+            _POOL[:] = [pool, workers, os.getpid()]
+        return _POOL[0]
 
 
 def run_lanes(kernel: Callable, n: int, block: int, lanes: int, args: tuple) -> None:
@@ -183,7 +189,7 @@ def _forward_range(
                 iseq[0, j : j + n] = cur
 
 
-@lru_cache(maxsize=None)
+@cache
 def forward_kernel(model: int, reset: int, delay: bool) -> Callable:
     """The forward over a neuron range for one configuration:
     ``(j0, j1, block, x, i0, u0, s0, alpha, beta, vrec, thr, graded, units, store, spk, iseq,
@@ -231,7 +237,7 @@ def lif_forward(
 # -- backward ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def backward_kernel(model: int, reset: int, delay: bool, kind: int) -> Callable:
     """The BPTT over a neuron range for one configuration and surrogate id: ``(j0, j1,
     block, gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, alpha, beta, vrec, thr, graded,
@@ -269,7 +275,7 @@ def backward_kernel(model: int, reset: int, delay: bool, kind: int) -> Callable:
             acc_b, acc_v = row(work, 11, size, n), row(work, 12, size, n)
             acc_th, acc_g = row(work, 13, size, n), row(work, 14, size, n)
             z, sg, gsv = row(work, 15, size, n), row(work, 16, size, n), row(work, 17, size, n)
-            gss, gvr, gc_local = row(work, 18, size, n), row(work, 19, size, n), row(work, 20, size, n)
+            gss, gvr, gcl = row(work, 18, size, n), row(work, 19, size, n), row(work, 20, size, n)
             for t in range(T - 1, -1, -1):
                 vr = useq[t, j : j + n] if delay else vpre[t, j : j + n]
                 ur = u0[j : j + n] if t == 0 else useq[t - 1, j : j + n]
@@ -293,7 +299,7 @@ def backward_kernel(model: int, reset: int, delay: bool, kind: int) -> Callable:
                     for k in range(n):
                         cu[k] += gur[k]
                 # ∂L/∂V_t: straight into ∂L/∂X_t when nothing else joins the input path
-                gcr = gx[t, j : j + n] if x_full else gc_local
+                gcr = gx[t, j : j + n] if x_full else gcl
                 gvk = gcr if direct else gvr
                 if simple:
                     for k in range(n):
@@ -370,7 +376,7 @@ def backward_kernel(model: int, reset: int, delay: bool, kind: int) -> Callable:
                             acc_v[k] += gcr[k] * sp[k]
                 if not x_full:
                     for k in range(n):
-                        acc_x[k] += gc_local[k]
+                        acc_x[k] += gcl[k]
             if not x_full:
                 gx[0, j : j + n] = acc_x
             # Written out (a loop over a tuple of arrays miscompiles inside numba's prange).
@@ -444,7 +450,7 @@ def step_layout(n: int) -> tuple[int, int]:
     return parallel_layout((1, n))
 
 
-@lru_cache(maxsize=None)
+@cache
 def step_forward_at(model: int, reset: int, delay: bool) -> Callable:
     """``lif_forward`` of one step (``T = 1``, shared scalar parameters, no REC) for the
     neurons ``j0 … j1`` of ``n``, tensors given by address: ``(j0, j1, block, n, x, i0, u0,
@@ -469,7 +475,7 @@ def step_forward_at(model: int, reset: int, delay: bool) -> Callable:
     return njit(cache=True, nogil=True)(forward_at)
 
 
-@lru_cache(maxsize=None)
+@cache
 def step_backward_at(model: int, reset: int, kind: int) -> Callable:
     """The one-pass backward of one step whose membrane gradient passes the reset unchanged
     (``delay`` or reset none), without parameter gradients, for neurons ``j0 … j1`` of
