@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -35,7 +36,8 @@ from ..common.args import flat_param, param_grad, time_rows
 from ..common.buffers import pooled_empty
 from ..common.eager import call_fused, eager_function
 from ..config import NeuronConfig
-from .flags import REC, SYN
+from .flags import LEAKY, REC, SYN, SYNAPTIC
+from .step_cpu import StepCPU
 
 __all__ = ["LifArgs", "lif_fused", "lif_run"]
 
@@ -98,6 +100,8 @@ def _register() -> None:
                                _torch_backward))  # fmt: skip
     for op in OPS:
         registry.register_like(op, "lif")
+    for op, model in (("leaky", LEAKY), ("synaptic", SYNAPTIC)):  # their single-step path
+        registry.register(op, replace(registry.kernel(op, "cpu"), step=StepCPU(model)))
 
 
 _register()
