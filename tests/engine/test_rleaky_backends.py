@@ -10,7 +10,7 @@ import torch
 import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
-from spikeforge.ops.rleaky.dense import rleaky_dense_scan
+from spikeforge.ops.dense import rleaky_dense_scan
 from spikeforge.ops.rleaky.op import rleaky_scan_fused, rleaky_step_fused
 from spikeforge.ops.rleaky.reference import rleaky_scan, rleaky_step
 
@@ -313,11 +313,12 @@ def test_dense_surrogates(spike_fn):
 def test_opcheck_rleaky_dense_op():
     args = (
         torch.rand(4, 2, 5).requires_grad_(True), torch.rand(2, 5).requires_grad_(True),
-        torch.rand(2, 5).requires_grad_(True), torch.rand(5, 5).requires_grad_(True),
-        torch.rand(5).requires_grad_(True), torch.tensor([0.7]).requires_grad_(True),
-        torch.rand(10), torch.tensor([1.0]), 0, False, True, "atan", 2.0, 0.0,
+        torch.empty(0), torch.rand(2, 5).requires_grad_(True),
+        torch.rand(5, 5).requires_grad_(True), torch.rand(5).requires_grad_(True),
+        torch.empty(0), torch.tensor([0.7]).requires_grad_(True), torch.rand(10),
+        torch.tensor([1.0]), 0, False, True, False, "atan", 2.0, 0.0,
     )  # fmt: skip
-    torch.library.opcheck(torch.ops.spikeforge.rleaky_dense_fwd.default, args)
+    torch.library.opcheck(torch.ops.spikeforge.dense_recurrence_fwd.default, args)
 
 
 @pytest.mark.parametrize("backend", ["auto", "torch"])

@@ -80,7 +80,7 @@ class RecurrentMixin:
     """Builds ``self.recurrent`` (or ``self.V``) and applies ``rec(S)``; for LIF subclasses.
 
     The one-to-one recurrence has fused kernels (``ops.rleaky``, ``ops.rsynaptic``), the
-    dense one a hand-written-BPTT ``torch`` op (``ops.*.dense``); the convolutional one runs
+    dense one a hand-written-BPTT ``torch`` op (``ops.dense``); the convolutional one runs
     on the reference (``auto``), and a named backend raises.
     """
 
