@@ -310,6 +310,20 @@ def test_dense_surrogates(spike_fn):
     check_dense((5, 2, 6), NeuronConfig(spike_fn, "zero", False), torch.float64)
 
 
+def test_dense_restores_thread_count():
+    """The step loops run on one intra-op thread; the caller's count (here 2) comes back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        lif = snn.RLeaky(beta=0.8, linear_features=5, step_mode="multi", backend="torch")
+        spk, mem = lif(torch.rand(4, 3, 5, requires_grad=True))
+        assert torch.get_num_threads() == 2
+        (spk.sum() + mem.sum()).backward()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_opcheck_rleaky_dense_op():
     args = (
         torch.rand(4, 2, 5).requires_grad_(True), torch.rand(2, 5).requires_grad_(True),
