@@ -10,7 +10,7 @@ import torch
 import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
-from spikeforge.ops.rleaky.dense import rleaky_dense_scan
+from spikeforge.ops.dense import rleaky_dense_scan
 from spikeforge.ops.rleaky.op import rleaky_scan_fused, rleaky_step_fused
 from spikeforge.ops.rleaky.reference import rleaky_scan, rleaky_step
 
@@ -310,14 +310,29 @@ def test_dense_surrogates(spike_fn):
     check_dense((5, 2, 6), NeuronConfig(spike_fn, "zero", False), torch.float64)
 
 
+def test_dense_restores_thread_count():
+    """The step loops run on one intra-op thread; the caller's count (here 2) comes back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        lif = snn.RLeaky(beta=0.8, linear_features=5, step_mode="multi", backend="torch")
+        spk, mem = lif(torch.rand(4, 3, 5, requires_grad=True))
+        assert torch.get_num_threads() == 2
+        (spk.sum() + mem.sum()).backward()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_opcheck_rleaky_dense_op():
     args = (
         torch.rand(4, 2, 5).requires_grad_(True), torch.rand(2, 5).requires_grad_(True),
-        torch.rand(2, 5).requires_grad_(True), torch.rand(5, 5).requires_grad_(True),
-        torch.rand(5).requires_grad_(True), torch.tensor([0.7]).requires_grad_(True),
-        torch.rand(10), torch.tensor([1.0]), 0, False, True, "atan", 2.0, 0.0,
+        torch.empty(0), torch.rand(2, 5).requires_grad_(True),
+        torch.rand(5, 5).requires_grad_(True), torch.rand(5).requires_grad_(True),
+        torch.empty(0), torch.tensor([0.7]).requires_grad_(True), torch.rand(10),
+        torch.tensor([1.0]), 0, False, True, False, "atan", 2.0, 0.0,
     )  # fmt: skip
-    torch.library.opcheck(torch.ops.spikeforge.rleaky_dense_fwd.default, args)
+    torch.library.opcheck(torch.ops.spikeforge.dense_recurrence_fwd.default, args)
 
 
 @pytest.mark.parametrize("backend", ["auto", "torch"])

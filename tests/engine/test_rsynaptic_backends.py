@@ -10,7 +10,7 @@ import torch
 import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
-from spikeforge.ops.rsynaptic.dense import rsynaptic_dense_scan
+from spikeforge.ops.dense import rsynaptic_dense_scan
 from spikeforge.ops.rsynaptic.op import rsynaptic_scan_fused, rsynaptic_step_fused
 from spikeforge.ops.rsynaptic.reference import rsynaptic_scan, rsynaptic_step
 
@@ -305,9 +305,9 @@ def test_opcheck_rsynaptic_dense_op():
         torch.rand(2, 5), torch.rand(2, 5).requires_grad_(True),
         torch.rand(5, 5).requires_grad_(True), torch.rand(5).requires_grad_(True),
         torch.tensor([0.5]).requires_grad_(True), torch.tensor([0.7]), torch.rand(10),
-        torch.tensor([1.0]), 1, True, True, "fast_sigmoid", 25.0, 0.0,
+        torch.tensor([1.0]), 1, True, True, True, "fast_sigmoid", 25.0, 0.0,
     )  # fmt: skip
-    torch.library.opcheck(torch.ops.spikeforge.rsynaptic_dense_fwd.default, args)
+    torch.library.opcheck(torch.ops.spikeforge.dense_recurrence_fwd.default, args)
 
 
 @pytest.mark.parametrize("step_mode", ["multi", "single"])

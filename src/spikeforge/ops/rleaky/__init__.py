@@ -9,8 +9,8 @@ convolutional ``rec`` runs on the reference. ``state = (spk, mem)``,
 from __future__ import annotations
 
 from ..common.args import recurrent_fn
+from ..dense import rleaky_dense_scan
 from ..registry import Recurrence
-from .dense import rleaky_dense_scan
 from .op import rleaky_scan_fused, rleaky_step_fused
 from .reference import rleaky_scan, rleaky_step
 

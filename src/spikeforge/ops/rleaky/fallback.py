@@ -3,7 +3,7 @@ as ``cpu.py``; state in float32 for half/bfloat16 inputs.
 
 ``forward``/``backward`` run the one-to-one ``V·S``; ``scan_forward``/``scan_backward`` take
 the recurrence as a pair of callables (``rec(S)`` and its transpose on a gradient), which is
-how ``dense.py`` runs ``nn.Linear`` with the same loops.
+how ``ops/dense`` runs ``nn.Linear`` with the same loops.
 """
 
 from __future__ import annotations

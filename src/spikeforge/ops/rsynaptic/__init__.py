@@ -9,8 +9,8 @@ convolutional ``rec`` runs on the reference. ``state = (spk, syn, mem)``,
 from __future__ import annotations
 
 from ..common.args import recurrent_fn
+from ..dense import rsynaptic_dense_scan
 from ..registry import Recurrence
-from .dense import rsynaptic_dense_scan
 from .op import rsynaptic_scan_fused, rsynaptic_step_fused
 from .reference import rsynaptic_scan, rsynaptic_step
 
