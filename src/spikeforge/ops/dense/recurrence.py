@@ -4,15 +4,15 @@ pair of ``torch.library`` ops with a hand-written BPTT (``spikeforge::dense_recu
 
 RLeaky:    ``W_t = β U_{t−1} + X_t + rec(S_{t−1})``;
 RSynaptic: ``I_t = α I_{t−1} + X_t + rec(S_{t−1})``, ``W_t = β U_{t−1} + I_t``;
-then reset and fire as ``ops/<neuron>/op.py``.
+then reset and fire as ``ops/lif/op.py``.
 
 The per-step matrix product rules out an elementwise kernel; this is the ``torch`` backend
 only. The forward loops over T with one ``addmm`` per step and saves only the state
 sequences; the backward loops in reverse time with one ``mm`` per step
 (``∂L/∂S_{t−1} = G_t · W``, ``G_t`` the gradient of the recurrent input), both under
 no_grad on one intra-op thread, and forms ``∂L/∂W = Σ_t G_tᵀ S_{t−1}`` with one product at
-the end (``∂L/∂b = Σ_t G_t``). The loops themselves are the neurons'
-``fallback.scan_forward`` / ``scan_backward``. Timing against
+the end (``∂L/∂b = Σ_t G_t``). The loops are the LIF family's torch kernel (``ops.lif.fallback``)
+with ``rec`` in place of the one-to-one ``v S``. Timing against
 autograd through the reference: bench/README.md, "Kernel tuning".
 """
 
@@ -29,6 +29,8 @@ from ..common.args import flat_param, param_grad
 from ..common.buffers import pooled_empty
 from ..common.torch_rows import compute_dtype
 from ..config import NeuronConfig
+from ..lif import fallback
+from ..lif.flags import REC, SYN
 
 __all__ = ["rleaky_dense_scan", "rsynaptic_dense_scan"]
 
@@ -36,14 +38,9 @@ for _op in ("rleaky_dense", "rsynaptic_dense"):
     registry.register(_op, registry.Kernel("torch", 10, lambda: True, registry.torch_why_not))
 
 
-def _loops(synaptic: bool):
-    """The neuron's torch loops (imported here: ``ops.rleaky`` and ``ops.rsynaptic`` import
-    this module)."""
-    if synaptic:
-        from ..rsynaptic import fallback
-    else:
-        from ..rleaky import fallback
-    return fallback
+def _rows(t: Tensor) -> Tensor:
+    """A ``[T, M, N]`` sequence as ``[T, M·N]`` rows, a state or parameter flat."""
+    return t.flatten(1) if t.dim() == 3 else t.reshape(-1)
 
 
 @contextmanager
@@ -60,11 +57,6 @@ def _one_thread(device: torch.device):
         yield
     finally:
         torch.set_num_threads(n)
-
-
-def _grid(p: Tensor, state: Tensor) -> Tensor:
-    """A flat ``[1]`` / ``[M·N]`` parameter as ``[1]`` / ``[M, N]`` (an empty one as is)."""
-    return p if p.numel() <= 1 else p.view(state.shape)
 
 
 def _shapes(x: Tensor, store: bool, delay: bool, synaptic: bool):
@@ -86,15 +78,13 @@ def dense_recurrence_fwd(
                              for s in _shapes(x, store, reset_delay, synaptic))  # fmt: skip
     cd = compute_dtype(x.dtype)
     w_t, b = weight.to(cd).t(), bias.to(cd)
-    a, *params = (_grid(p, mem0) for p in (alpha, beta, threshold, graded))
-    rec = lambda s: torch.addmm(b, s, w_t)  # noqa: E731
+    M, N = mem0.shape
+    rec = lambda s: torch.addmm(b, s.view(M, N), w_t).view(-1)  # noqa: E731
+    model = (SYN if synaptic else 0) | REC
+    ins = (x, syn0, mem0, spk0, alpha, beta, mem0.new_zeros(1), threshold, graded)
     with torch.no_grad(), _one_thread(x.device):
-        if synaptic:
-            _loops(True).scan_forward(x.contiguous(), spk0, syn0, mem0, a, *params, rec, reset,
-                                      reset_delay, store, spk, iseq, useq, vpre)  # fmt: skip
-        else:
-            _loops(False).scan_forward(x.contiguous(), spk0, mem0, *params, rec, reset,
-                                       reset_delay, store, spk, useq, vpre)  # fmt: skip
+        fallback.forward(*map(_rows, ins), model, reset, reset_delay, store,
+                         *map(_rows, (spk, iseq, useq, vpre)), rec=rec)  # fmt: skip
     return spk, iseq, useq, vpre
 
 
@@ -127,19 +117,16 @@ def dense_recurrence_bwd(
         g.contiguous() if g is not None else empty for g in (grad_spk, grad_syn, grad_mem)
     )
     w = weight.to(cd)
-    a, *params = (_grid(p, mem0) for p in (alpha, beta, threshold, graded))
     spike = surrogate_from(surrogate, (sg_p0, sg_p1))
     no_v = mem_seq.new_empty((0,))
-    back = lambda g: g @ w  # noqa: E731
+    back = lambda g: (g.view(M, N) @ w).view(-1)  # noqa: E731
+    model = (SYN if synaptic else 0) | REC
+    ins = (gs, gi, gu, spk, syn_seq, mem_seq, v_pre, syn0, mem0, spk0, alpha, beta, no_v,
+           threshold, graded)  # fmt: skip
+    outs = (gx, gi0, gu0, gs0, ga, gparams[0], no_v, *gparams[1:])
     with torch.no_grad(), _one_thread(dev):
-        if synaptic:
-            _loops(True).scan_backward(gs, gi, gu, spk, syn_seq, mem_seq, v_pre, spk0, syn0,
-                                       mem0, a, *params, back, spike, reset, reset_delay, gx,
-                                       gs0, gi0, gu0, ga, *gparams, no_v)  # fmt: skip
-        else:
-            _loops(False).scan_backward(gs, gu, spk, mem_seq, v_pre, spk0, mem0, *params, back,
-                                        spike, reset, reset_delay, gx, gs0, gu0, *gparams,
-                                        no_v)  # fmt: skip
+        fallback.backward(*map(_rows, ins), spike, model, reset, reset_delay,
+                          *map(_rows, outs), rec_t=back)  # fmt: skip
     with torch.no_grad():
         gw = gb = no_v
         if n_w:

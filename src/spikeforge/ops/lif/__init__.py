@@ -10,10 +10,10 @@ tuple and parameters in the order below; ``RLEAKY_DENSE`` / ``RSYNAPTIC_DENSE`` 
 from __future__ import annotations
 
 from ..common.args import recurrent_fn
-RLEAKY_DENSE = RSYNAPTIC_DENSE = None  # TEMP
+from ..dense import rleaky_dense_scan, rsynaptic_dense_scan
 from . import flags, reference
 from .lapicque import lapicque_args
-from .members import Member
+from .members import DenseMember, Member
 
 __all__ = ["LAPICQUE", "LEAKY", "RLEAKY", "RLEAKY_DENSE", "RSYNAPTIC", "RSYNAPTIC_DENSE",
            "SYNAPTIC"]  # fmt: skip
@@ -76,3 +76,10 @@ RLEAKY = _recurrence("rleaky", flags.RLEAKY, ("spk", "mem"), _rleaky_args,
                      _recurrent_reference(R.rleaky_step, R.rleaky_scan))  # fmt: skip
 RSYNAPTIC = _recurrence("rsynaptic", flags.RSYNAPTIC, ("spk", "syn", "mem"), _rsynaptic_args,
                         _recurrent_reference(R.rsynaptic_step, R.rsynaptic_scan))  # fmt: skip
+RLEAKY_DENSE = DenseMember("rleaky_dense", flags.RLEAKY, ("spk", "mem"), _rleaky_args,
+                           *_recurrent_reference(R.rleaky_step, R.rleaky_scan),
+                           dense=rleaky_dense_scan)  # fmt: skip
+RSYNAPTIC_DENSE = DenseMember("rsynaptic_dense", flags.RSYNAPTIC, ("spk", "syn", "mem"),
+                              _rsynaptic_args,
+                              *_recurrent_reference(R.rsynaptic_step, R.rsynaptic_scan),
+                              dense=rsynaptic_dense_scan)  # fmt: skip

@@ -1,5 +1,5 @@
 """The LIF family's recurrence in plain torch (any device): the contract of
-``/work/wt/_notes/LIF_SPEC.md`` with the hand-written backward of the CPU and Triton kernels,
+``op.py`` with the hand-written backward of the CPU and Triton kernels,
 one loop over time per direction. ``model`` is a mask of ``flags.SYN | REC | KEEP``.
 
 Step t (``r = H(U_{t−1} − θ)``, ``H`` strict), in the references' operation order::
@@ -17,37 +17,44 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from collections.abc import Callable
+
 from ...surrogate import Surrogate
 from ..common.torch_rows import compute_dtype
 from .flags import KEEP, REC, SYN
 
 __all__ = ["backward", "forward"]
 
+Recurrent = Callable[[Tensor], Tensor]
+
 
 def forward(
     x: Tensor, i0: Tensor, u0: Tensor, s0: Tensor, alpha: Tensor, beta: Tensor, vrec: Tensor,
     thr: Tensor, graded: Tensor, model: int, reset: int, delay: bool, store: bool,
-    spk: Tensor, iseq: Tensor, useq: Tensor, vpre: Tensor,
+    spk: Tensor, iseq: Tensor, useq: Tensor, vpre: Tensor, rec: Recurrent | None = None,
 ) -> None:  # fmt: skip
     """Fill ``spk [T, N]``, ``iseq``/``useq`` (every step if ``store``, else the final state)
-    and ``vpre`` (``V_t`` when ``store`` and not ``delay``) from ``x [T or 1, N]``."""
+    and ``vpre`` (``V_t`` when ``store`` and not ``delay``) from ``x [T or 1, N]``. ``rec``
+    replaces the one-to-one ``v S`` by ``rec(S)`` (``ops.dense``: an ``nn.Linear``)."""
     cd = compute_dtype(x.dtype)
-    syn, rec, keep = model & SYN, model & REC, model & KEEP and reset == 1
+    syn, keep = model & SYN, model & KEEP and reset == 1
+    rec = rec if rec is not None else model & REC
     a, b, v, th, g = (p.to(cd) for p in (alpha, beta, vrec, thr, graded))
     cur = i0.to(cd) if syn else None
     s = s0.to(cd) if rec else None
     u = u0.to(cd)
+    feedback = rec if callable(rec) else (lambda s: v * s)
     for t in range(spk.shape[0]):
         fired = u > th
         xt = x[t if x.shape[0] > 1 else 0].to(cd)
         kept = torch.where(fired, 0.0, u) if keep else u
         if syn:
             cur = a * cur + xt
-            cur = cur + v * s if rec else cur
+            cur = cur + feedback(s) if rec else cur
             w = b * kept + cur
         else:
             w = b * kept + xt
-            w = w + v * s if rec else w
+            w = w + feedback(s) if rec else w
         if reset == 0:
             w = w - torch.where(fired, th, 0.0)
         elif reset == 1 and not keep:
@@ -77,10 +84,11 @@ def backward(
     i0: Tensor, u0: Tensor, s0: Tensor, alpha: Tensor, beta: Tensor, vrec: Tensor, thr: Tensor,
     graded: Tensor, spike: Surrogate, model: int, reset: int, delay: bool, gx: Tensor,
     gi0: Tensor, gu0: Tensor, gs0: Tensor, ga: Tensor, gb: Tensor, gv: Tensor, gth: Tensor,
-    gg: Tensor,
+    gg: Tensor, rec_t: Recurrent | None = None,
 ) -> None:  # fmt: skip
     """Reverse-time BPTT: fill the gradient buffers (a 0-row one is skipped). ``gs`` has 0, 1
-    (the same every step) or T rows; ``gx`` T rows, or 1 holding the sum over time."""
+    (the same every step) or T rows; ``gx`` T rows, or 1 holding the sum over time.
+    ``rec_t`` maps ∂L/∂rec(S) to ∂L/∂S when ``forward`` ran with ``rec``."""
     cd = compute_dtype(useq.dtype)
     T, N = useq.shape
     syn, rec, keep = model & SYN, model & REC, model & KEEP
@@ -120,7 +128,7 @@ def backward(
         if rec:
             if gv.shape[0]:
                 acc_v = acc_v + gc * (s0 if t == 0 else spk[t - 1]).to(cd)
-            cs = vw * gc
+            cs = rec_t(gc) if rec_t is not None else vw * gc
         if gth.shape[0]:
             acc_th = acc_th + dth
         if gg.shape[0]:

@@ -14,7 +14,7 @@ from ..config import NeuronConfig
 from ..registry import Recurrence
 from .op import LifArgs, lif_run
 
-__all__ = ["Member"]
+__all__ = ["DenseMember", "Member"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ class Member(Recurrence):
             spk, *others = self.ref_scan(x, state, params, cfg)
             seqs = self._states(spk, others)
             return spk, seqs, tuple(s[-1] for s in seqs)
+        return self._fused_scan(x, state, params, cfg, backend, need_seqs)
+
+    def _fused_scan(self, x, state, params, cfg, backend, need_seqs):
         args = LifArgs(self.model, *self.args(x, state, params))
         spk, syn_seq, mem_seq, syn, mem = lif_run(self.model, args, cfg, backend, need_seqs)
         last = spk[-1].clone() if spk.shape[0] > 1 else spk[0]
@@ -60,3 +63,18 @@ class Member(Recurrence):
         if not need_seqs:
             return spk, None, finals
         return spk, self._states(spk, (syn_seq, mem_seq) if syn_seq is not None else (mem_seq,)), finals
+
+
+@dataclass(frozen=True)
+class DenseMember(Member):
+    """RLeaky / RSynaptic with an ``nn.Linear`` recurrence: the fused path is ``dense``
+    (``ops.dense``: ``(x, *state, *params, cfg, need_seqs=) -> (spk, *state sequences
+    other than spk, *final states)``)."""
+
+    dense: Callable[..., tuple] | None = None
+
+    def _fused_scan(self, x, state, params, cfg, backend, need_seqs):
+        out = self.dense(x, *state, *params, cfg, need_seqs=need_seqs)
+        k = len(self.state_names)
+        spk = out[0]
+        return spk, self._states(spk, out[1:k]) if need_seqs else None, tuple(out[k:])
