@@ -36,7 +36,9 @@ def chain(step, x, states, weights, loss_on):
         for i, name in enumerate(got):
             if name in loss_on:
                 loss = loss + (got[name] * weights[t, i]).sum()
-    return torch.stack(outs), torch.autograd.grad(loss, [x, *states])
+    grads = torch.autograd.grad(loss, [x, *states], allow_unused=True)  # U₀ misses I's loss
+    return torch.stack(outs), [torch.zeros_like(s) if g is None else g
+                               for g, s in zip(grads, [x, *states])]  # fmt: skip
 
 
 def check(fast, shape, cfg, values, dtype, seed=0, loss_on=("spk", "syn", "mem")):

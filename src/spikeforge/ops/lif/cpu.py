@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 SYN, REC, KEEP = 1, 2, 4  # the model bits (as ``ops/lif/flags.py``)
+STEP_THREADS_MIN = 1 << 20  # one step of fewer neurons runs on one thread (see step_layout)
 FORWARD_ROWS = 9  # u, I, S, α, β, v, θ, g, scratch V
 BACKWARD_ROWS = 21  # 5 parameters, zeros, 3 carries, 6 sums, z, σ', ∂L/∂S, gss, ∂L/∂V, gc
 
@@ -444,8 +445,10 @@ def lif_backward(
 
 
 def step_layout(n: int) -> tuple[int, int]:
-    """``(block, lanes)`` for one step of ``n`` neurons; ``lanes == 1`` runs on one thread."""
-    if not worth_threads((1, n)):
+    """``(block, lanes)`` for one step of ``n`` neurons; ``lanes == 1`` runs on one thread.
+    One step runs on one thread below ``STEP_THREADS_MIN`` neurons: handing work to the
+    pool costs more than the old ``prange`` launch did."""
+    if n < STEP_THREADS_MIN or not worth_threads((1, n)):
         return SERIAL_BLOCK, 1
     return parallel_layout((1, n))
 
