@@ -19,8 +19,10 @@ def test_small_single_step_takes_the_reference_under_auto():
 
 
 def test_small_single_step_with_constant_parameters_stays_on_the_fast_step():
-    lif = snn.Synaptic(alpha=0.8, beta=0.9)  # no fast step: small steps take the reference
+    lif = snn.Alpha(alpha=0.9, beta=0.8)  # no fast step: small steps take the reference
     assert lif.select_backend(torch.rand(4, 8), lif.config(), single_step=True) == "reference"
+    syn = snn.Synaptic(alpha=0.8, beta=0.9)  # the family's fast step serves Synaptic too
+    assert syn.select_backend(torch.rand(4, 8), syn.config(), single_step=True) == "cpu"
     lif = snn.Leaky(beta=0.9)  # shared constant β, θ, g: the CPU fast step beats torch ops
     assert lif.select_backend(torch.rand(4, 8), lif.config(), single_step=True) == "cpu"
     assert lif.select_backend(torch.rand(4, 8).double(), lif.config(), single_step=True) == "cpu"

@@ -17,10 +17,9 @@ from hypothesis import strategies as st
 from spikeforge import surrogate as sgm
 from spikeforge.ops.codes import RESET_MODES, SURROGATE_IDS, surrogate_constants
 from spikeforge.ops.config import NeuronConfig
-from spikeforge.ops.leaky.reference import leaky_scan
-from spikeforge.ops.rleaky.reference import rleaky_scan
-from spikeforge.ops.rsynaptic.reference import rsynaptic_scan
-from spikeforge.ops.synaptic.reference import synaptic_scan
+from spikeforge.ops.lif.reference import leaky_scan, rleaky_scan, rsynaptic_scan, synaptic_scan
+
+from .cpu_configs import slow_unless_default
 
 cpu = pytest.importorskip("spikeforge.ops.lif.cpu")  # needs numba
 
@@ -165,8 +164,11 @@ def check(model, reset, delay, *, T=5, N=37, tx=None, per_neuron=False, dtype=F6
         np.testing.assert_allclose(got, ref, **gtol, err_msg=f"grad {k}")
 
 
-@pytest.mark.parametrize("model", MODELS.values(), ids=MODELS.keys())
-@pytest.mark.parametrize(("reset", "delay"), MODES, ids=[f"{r}-{d}" for r, d in MODES])
+EVERY = [pytest.param(m, r, d, id=f"{name}-{r}-{d}", marks=slow_unless_default(name, r, d))
+         for name, m in MODELS.items() for r, d in MODES]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "reset", "delay"), EVERY)
 def test_every_model_and_mode(model, reset, delay):
     check(model, reset, delay)
     if (MODES.index((reset, delay)) + list(MODELS.values()).index(model)) % 3 == 0:
@@ -174,7 +176,10 @@ def test_every_model_and_mode(model, reset, delay):
         check(model, reset, delay, per_neuron=True, tx=1, gs_rows=1, with_gi=False, need=False)
 
 
-@pytest.mark.parametrize("model", MODELS.values(), ids=MODELS.keys())
+@pytest.mark.parametrize(
+    "model", [pytest.param(m, id=k, marks=() if k == "leaky" else pytest.mark.slow)
+              for k, m in MODELS.items()]
+)  # fmt: skip
 def test_float32_and_absent_gradients(model):
     check(model, 0, False, dtype=torch.float32, gs_rows=0, with_gu=False, seed=3)
     check(model, 1, True, dtype=torch.float32, per_neuron=True, with_gi=False, seed=4)
@@ -198,6 +203,7 @@ def test_lanes(model):
     check(model, 0, True, T=2, N=33_001, dtype=torch.float32, tx=1, per_neuron=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(
     model=st.sampled_from(list(MODELS.values())),

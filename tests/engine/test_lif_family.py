@@ -36,6 +36,8 @@ from torch import nn
 import spikeforge as snn
 from spikeforge import surrogate as sg
 
+from .cpu_configs import default_cpu_config, slow_unless_default
+
 MODELS = ("leaky", "iaf", "synaptic", "lapicque", "rleaky", "rsynaptic")
 SYN = {"synaptic", "rsynaptic"}  # a synaptic current state
 REC = {"rleaky", "rsynaptic"}  # the one-to-one recurrence V·S
@@ -336,7 +338,8 @@ def cases(backends=BACKENDS):
             case = {"model": model, "backend": backend, "reset": reset, "delay": delay,
                     "mode": mode, **rotated(m, b, k)}  # fmt: skip
             name = f"{model}-{backend}-{reset}-{'delay' if delay else 'now'}-{mode}-{_id(case)}"
-            out.append(pytest.param(case, id=name))
+            marks = slow_unless_default(model, reset, delay) if backend == "cpu" else ()
+            out.append(pytest.param(case, id=name, marks=marks))
     return out
 
 
@@ -351,6 +354,8 @@ def test_backend_equals_reference(case):
 def test_fixed_shared_parameters_one_step_at_a_time(model, backend, reset):
     """Shared fixed parameters in the snnTorch loop: the case of the CPU kernel's single-step
     fast path (Leaky, IAF), immediate reset and a float32 layer."""
+    if backend == "cpu" and not default_cpu_config(model, reset, False):
+        pytest.skip("this numba configuration compiles in the slow suite (cpu_configs.py)")
     check(model, backend, reset, False, "loop", sg.ATan(), False, False, torch.float32,
           "given", False, (5, 3, 6))  # fmt: skip
 

@@ -9,7 +9,6 @@ import spikeforge as snn
 from spikeforge.nn import SeqToANN
 from spikeforge.ops.lif import flags
 
-
 MODELS = {"leaky": flags.LEAKY, "lapicque": flags.LAPICQUE, "synaptic": flags.SYNAPTIC,
           "rleaky": flags.RLEAKY, "rsynaptic": flags.RSYNAPTIC}  # fmt: skip
 
@@ -19,7 +18,9 @@ def fwd_args(model, backend, store=True, delay=True, per_neuron=False):
     p = (lambda v: torch.full((n,), v)) if per_neuron else (lambda v: torch.tensor([v]))
     x = (torch.rand(4, n) * 1.5).requires_grad_(True)
     syn = torch.rand(n).requires_grad_(True) if model & flags.SYN else torch.empty(0)
-    spk = (torch.rand(n) > 0.5).float().requires_grad_(True) if model & flags.REC else torch.empty(0)
+    spk = (
+        (torch.rand(n) > 0.5).float().requires_grad_(True) if model & flags.REC else torch.empty(0)
+    )
     return (
         x, syn, torch.rand(n).requires_grad_(True), spk, p(0.7).requires_grad_(True),
         p(0.8).requires_grad_(True), p(0.3).requires_grad_(True), p(1.0).requires_grad_(True),
@@ -40,7 +41,10 @@ def test_opcheck_forward(backend, model, delay, per_neuron):
 def test_opcheck_backward(backend, model):
     n, m = 5, MODELS[model]
     useq = torch.rand(3, n)
-    rows = (lambda k: torch.randn(k, n))
+
+    def rows(k):
+        return torch.randn(k, n)
+
     syn, rec = m & flags.SYN, m & flags.REC
     one = torch.tensor([0.9])
     args = (

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
-from spikeforge.ops.leaky.reference import leaky_step
-from spikeforge.ops.synaptic.reference import synaptic_step
+from spikeforge.ops.lif.reference import leaky_step, synaptic_step
+
+from .cpu_configs import default_cpu_config, slow_unless_default
 
 pytest.importorskip("numba")
 from spikeforge.ops.lif import cpu
@@ -93,8 +94,15 @@ SURROGATES = [sg.ATan(), sg.FastSigmoid(slope=10), sg.Sigmoid(slope=5),
               sg.Triangular(threshold=0.7), sg.SparseFastSigmoid(slope=4, B=0.1)]  # fmt: skip
 
 
-@pytest.mark.parametrize("fast", [LEAKY, SYNAPTIC], ids=["leaky", "synaptic"])
-@pytest.mark.parametrize(("reset", "delay"), RESETS, ids=[f"{r}-{d}" for r, d in RESETS])
+MEMBER = {LEAKY: "leaky", SYNAPTIC: "synaptic"}
+EVERY = [
+    pytest.param(f, r, d, id=f"{MEMBER[f]}-{r}-{d}", marks=slow_unless_default(MEMBER[f], r, d))
+    for f in MEMBER
+    for r, d in RESETS
+]
+
+
+@pytest.mark.parametrize(("fast", "reset", "delay"), EVERY)
 def test_resets_and_surrogates(fast, reset, delay):
     i = RESETS.index((reset, delay))  # one surrogate per mode (each compiles a backward)
     values = (0.7, 0.8, 0.9, 1.5)[(0 if fast is SYNAPTIC else 1) :]
@@ -105,7 +113,7 @@ def test_resets_and_surrogates(fast, reset, delay):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_dtypes_and_shapes(fast, dtype):
     values = (0.8, 0.9, 1.0, 1.0)[(0 if fast is SYNAPTIC else 1) :]
-    for reset, delay in RESETS:
+    for reset, delay in [m for m in RESETS if default_cpu_config(MEMBER[fast], *m)]:
         for shape in [(3, 1), (3, 2, 3, 4)]:
             check(fast, shape, NeuronConfig(sg.ATan(), reset, delay), values, dtype)
 
@@ -121,6 +129,7 @@ def test_lanes_and_unused_outputs(fast, reset, delay):
         check(fast, (3, 1, 70_000), cfg, values, torch.float32, loss_on=loss_on)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(
     syn=st.booleans(),

@@ -16,12 +16,9 @@ import torch
 
 from spikeforge import surrogate as sg
 from spikeforge.ops.config import NeuronConfig
-from spikeforge.ops.leaky.reference import leaky_scan
 from spikeforge.ops.lif import fallback
 from spikeforge.ops.lif.flags import KEEP, REC, SYN
-from spikeforge.ops.rleaky.reference import rleaky_scan
-from spikeforge.ops.rsynaptic.reference import rsynaptic_scan
-from spikeforge.ops.synaptic.reference import synaptic_scan
+from spikeforge.ops.lif.reference import leaky_scan, rleaky_scan, rsynaptic_scan, synaptic_scan
 
 MODELS = {"leaky": KEEP, "lapicque": 0, "synaptic": SYN, "rleaky": REC, "rsynaptic": SYN | REC}
 RESETS = {"subtract": 0, "zero": 1, "none": 2}

@@ -22,10 +22,7 @@ import torch
 from spikeforge import surrogate as sg
 from spikeforge.ops.codes import RESET_CODES
 from spikeforge.ops.config import NeuronConfig
-from spikeforge.ops.leaky.reference import leaky_scan
-from spikeforge.ops.rleaky.reference import rleaky_scan
-from spikeforge.ops.rsynaptic.reference import rsynaptic_scan
-from spikeforge.ops.synaptic.reference import synaptic_scan
+from spikeforge.ops.lif.reference import leaky_scan, rleaky_scan, rsynaptic_scan, synaptic_scan
 
 pytestmark = [
     pytest.mark.triton,

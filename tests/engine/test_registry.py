@@ -51,9 +51,12 @@ def test_every_fused_neuron_names_a_registered_recurrence():
                 snn.RSynaptic):  # fmt: skip
         op = cls.recurrence.op
         assert set(registry.kernels(op)) == {"cpu", "triton", "torch"}, cls
-    # only Leaky's CPU kernel has a single-step fast path; Lapicque's reads other parameters
+    # Leaky's and Synaptic's CPU kernels have a single-step fast path; Lapicque's parameters
+    # are not the family's (R, C, Δt), and a recurrent state needs its spike gradient
     assert registry.fast_step("leaky", "cpu") is not None
+    assert registry.fast_step("synaptic", "cpu") is not None
     assert registry.fast_step("lapicque") is None
+    assert registry.fast_step("rleaky") is None
     assert registry.fast_step("leaky", "reference") is None
 
 

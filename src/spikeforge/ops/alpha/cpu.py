@@ -1,6 +1,6 @@
 """Fused Alpha kernels for the CPU, compiled with numba (imported lazily; cached on disk).
 
-Same layout and blocking as ``ops/leaky/cpu.py`` (``ops/common/numba_layout.py``): each
+Same layout and blocking as ``ops/lif/cpu.py`` (``ops/common/numba_layout.py``): each
 thread (lane) takes a contiguous run of blocks with one work buffer, and a block walks
 time with ``E``, ``I`` and ``U`` in rows of that buffer; one pass over the data per
 direction; parameters are read through ``block_param`` / ``pick`` (shared ones as

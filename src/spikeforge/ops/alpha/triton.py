@@ -1,6 +1,6 @@
 """Fused Alpha kernels in Triton: one launch forward over all T steps, one backward.
 
-Same structure as ``ops/synaptic/triton.py`` (state ``E``, ``I``, ``U`` in registers, ``T`` a
+Same structure as ``ops/lif/triton.py`` (state ``E``, ``I``, ``U`` in registers, ``T`` a
 runtime argument) and the same equations as ``cpu.py``. Tested with ``TRITON_INTERPRET=1``.
 """
 

@@ -1,6 +1,6 @@
 """The LIF-family recurrence on the CPU, compiled with numba (imported lazily; cached on
 disk): Leaky, Lapicque, Synaptic, RLeaky (one-to-one), RSynaptic (one-to-one) as flags of
-one kernel family (``LIF_SPEC.md``). Step t, with ``r = H(U_{t−1} − θ)`` detached::
+one kernel family (``op.py``). Step t, with ``r = H(U_{t−1} − θ)`` detached::
 
     [SYN] I_t = α I_{t−1} + X_t [+ v S_{t−1}]         W = β U_{t−1} + I_t
     else  W = β U_{t−1} + X_t [+ v S_{t−1}]           (β (r ? 0 : U_{t−1}) for KEEP, zero)
@@ -12,8 +12,7 @@ keys a closure by its cell values). No kernel is ``parallel=True``: one ``nogil`
 kernel walks a range of neurons in blocks (``ops/common/numba_layout.py``), and large
 problems split the neurons into ranges run on a small thread pool. A block keeps its state
 in rows of one work buffer while it walks time; the float operations and their order are
-those of the former per-neuron kernels (``ops/leaky``, ``ops/synaptic``, ``ops/rleaky``,
-``ops/rsynaptic``).
+those of the references (``reference.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from numba import njit
 from ..codes import SURROGATE_IDS, surrogate_constants
 from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from ..common.numba_rows import array_at, block_param, pick, shared_scalars, surrogate_row
+from .flags import KEEP, REC, SYN
 
 __all__ = [
     "KEEP",
@@ -44,7 +44,6 @@ __all__ = [
     "surrogate_constants",
 ]
 
-SYN, REC, KEEP = 1, 2, 4  # the model bits (as ``ops/lif/flags.py``)
 STEP_THREADS_MIN = 1 << 20  # one step of fewer neurons runs on one thread (see step_layout)
 FORWARD_ROWS = 9  # u, I, S, α, β, v, θ, g, scratch V
 BACKWARD_ROWS = 21  # 5 parameters, zeros, 3 carries, 6 sums, z, σ', ∂L/∂S, gss, ∂L/∂V, gc
@@ -229,7 +228,7 @@ def lif_forward(
     useq: np.ndarray,
     vpre: np.ndarray,
 ) -> None:
-    """All T steps (shapes in ``LIF_SPEC.md``): fills ``spk``, ``iseq``, ``useq``, ``vpre``."""
+    """All T steps (shapes in ``op.py``): fills ``spk``, ``iseq``, ``useq``, ``vpre``."""
     params = shared_scalars(alpha, beta, vrec, thr, graded)
     args = (x, i0, u0, s0, *params, _units(u0.dtype), bool(store), spk, iseq, useq, vpre)
     _run(forward_kernel(model, reset, delay), spk.shape, args)
@@ -239,10 +238,11 @@ def lif_forward(
 
 
 @cache
-def backward_kernel(model: int, reset: int, delay: bool, kind: int) -> Callable:
-    """The BPTT over a neuron range for one configuration and surrogate id: ``(j0, j1,
-    block, gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, alpha, beta, vrec, thr, graded,
-    consts, gx, gi0, gu0, gs0, ga, gb, gv, gth, gg)``."""
+def backward_kernel(model: int, reset: int, delay: bool) -> Callable:
+    """The BPTT over a neuron range for one configuration: ``(j0, j1, block, gs, gi, gu,
+    spk, iseq, useq, vpre, i0, u0, s0, alpha, beta, vrec, thr, graded, consts, kind, gx,
+    gi0, gu0, gs0, ga, gb, gv, gth, gg)``; the surrogate id ``kind`` is an argument (its
+    branch sits outside the loops), so every surrogate shares one compiled kernel."""
     syn, rec, keep = _bits(model)
     simple = bool(delay) or reset == 2  # ∂U/∂V = 1
     mask_m = reset == 1 and not keep  # the zero reset also drops the m path
@@ -250,7 +250,7 @@ def backward_kernel(model: int, reset: int, delay: bool, kind: int) -> Callable:
 
     def backward(
         j0, j1, size, gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, alpha, beta, vrec, thr,
-        graded, consts, gx, gi0, gu0, gs0, ga, gb, gv, gth, gg,
+        graded, consts, kind, gx, gi0, gu0, gs0, ga, gb, gv, gth, gg,
     ):  # fmt: skip  # pragma: no cover - compiled
         T = useq.shape[0]
         ts = gs.shape[0]
@@ -432,11 +432,11 @@ def lif_backward(
     gth: np.ndarray,
     gg: np.ndarray,
 ) -> None:
-    """Reverse-time BPTT of ``lif_forward`` (``LIF_SPEC.md``): fills the gradient outputs
+    """Reverse-time BPTT of ``lif_forward`` (``op.py``): fills the gradient outputs
     that are not ``[0]``; ``gx`` with one row (and ``T > 1``) gets ∂L/∂X summed over time."""
     params = shared_scalars(alpha, beta, vrec, thr, graded)
-    kernel = backward_kernel(model, reset, delay, kind)
-    args = (gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, *params, consts,
+    kernel = backward_kernel(model, reset, delay)
+    args = (gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, *params, consts, kind,
             gx, gi0, gu0, gs0, ga, gb, gv, gth, gg)  # fmt: skip
     _run(kernel, useq.shape, args)
 
@@ -479,11 +479,11 @@ def step_forward_at(model: int, reset: int, delay: bool) -> Callable:
 
 
 @cache
-def step_backward_at(model: int, reset: int, kind: int) -> Callable:
+def step_backward_at(model: int, reset: int) -> Callable:
     """The one-pass backward of one step whose membrane gradient passes the reset unchanged
     (``delay`` or reset none), without parameter gradients, for neurons ``j0 … j1`` of
     ``n`` given by address: ``(j0, j1, block, n, gs, has_gs, gi, has_gi, gu, has_gu, v, up,
-    gx, gi0, need_gi0, gu0, need_gu0, alpha, beta, thr, graded, consts)``; an absent
+    gx, gi0, need_gi0, gu0, need_gu0, alpha, beta, thr, graded, consts, kind)``; an absent
     upstream gradient is zero. ``∂L/∂V = ∂L/∂U + g σ'(V − θ) ∂L/∂S``, ``∂L/∂X = ∂L/∂I =
     m-path(∂L/∂V) + ∂L/∂I (direct)``, ``∂L/∂I' = α ∂L/∂I``, ``∂L/∂U' = β ∂L/∂V`` (0 where
     a zero reset fired)."""
@@ -492,7 +492,7 @@ def step_backward_at(model: int, reset: int, kind: int) -> Callable:
 
     def backward_at(
         j0, j1, size, n, gs_at, has_gs, gi_at, has_gi, gu_at, has_gu, v_at, up_at, gx_at,
-        gi0_at, need_gi0, gu0_at, need_gu0, alpha, beta, thr, graded, consts,
+        gi0_at, need_gi0, gu0_at, need_gu0, alpha, beta, thr, graded, consts, kind,
     ):  # fmt: skip  # pragma: no cover - compiled
         zero = consts[0]
         gs = array_at(gs_at, (n if has_gs else 0,), consts)

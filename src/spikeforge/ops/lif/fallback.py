@@ -14,10 +14,10 @@ State is kept in float32 for half/bfloat16 inputs and stored in the buffers' dty
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
-
-from collections.abc import Callable
 
 from ...surrogate import Surrogate
 from ..common.torch_rows import compute_dtype

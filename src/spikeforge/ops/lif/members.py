@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from .. import registry
+from ..codes import RESET_CODES
 from ..config import NeuronConfig
 from ..registry import Recurrence
-from .op import LifArgs, lif_run
+from .op import LifArgs, lif_fused
 
 __all__ = ["DenseMember", "Member"]
 
@@ -53,16 +55,23 @@ class Member(Recurrence):
             spk, *others = self.ref_scan(x, state, params, cfg)
             seqs = self._states(spk, others)
             return spk, seqs, tuple(s[-1] for s in seqs)
-        return self._fused_scan(x, state, params, cfg, backend, need_seqs)
-
-    def _fused_scan(self, x, state, params, cfg, backend, need_seqs):
-        args = LifArgs(self.model, *self.args(x, state, params))
-        spk, syn_seq, mem_seq, syn, mem = lif_run(self.model, args, cfg, backend, need_seqs)
-        last = spk[-1].clone() if spk.shape[0] > 1 else spk[0]
-        finals = self._states(last, (syn, mem) if syn.numel() else (mem,))
+        args = LifArgs(self.model, *self.args(x, state, params)).tensors
+        T, shape = x.shape[0], state[-1].shape
+        store = need_seqs or T == 1 or (
+            torch.is_grad_enabled() and any(t.requires_grad for t in args)
+        )  # fmt: skip
+        sg = (*cfg.spike_fn.params(), 0.0, 0.0)
+        spk, iseq, useq, _ = lif_fused(
+            *args, self.model, RESET_CODES[cfg.reset], cfg.reset_delay, store,
+            cfg.spike_fn.kind, sg[0], sg[1], backend,
+        )  # fmt: skip
+        spk = spk.view(T, *shape)
+        seqs = [s.view(s.shape[0], *shape) for s in (iseq, useq) if s.shape[0]]
+        finals = [s[-1].clone() if store and T > 1 else s[-1] for s in seqs]
+        last = spk[-1].clone() if T > 1 else spk[0]
         if not need_seqs:
-            return spk, None, finals
-        return spk, self._states(spk, (syn_seq, mem_seq) if syn_seq is not None else (mem_seq,)), finals
+            return spk, None, self._states(last, finals)
+        return spk, self._states(spk, seqs), self._states(last, finals)
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,9 @@ class DenseMember(Member):
 
     dense: Callable[..., tuple] | None = None
 
-    def _fused_scan(self, x, state, params, cfg, backend, need_seqs):
+    def scan(self, x, state, params, cfg, backend, need_seqs):
+        if backend == "reference":
+            return super().scan(x, state, params, cfg, backend, need_seqs)
         out = self.dense(x, *state, *params, cfg, need_seqs=need_seqs)
         k = len(self.state_names)
         spk = out[0]

@@ -12,7 +12,8 @@ Forward, with ``R_t = H(U_{t−1} − θ)`` (detached)::
 
 Backward, with carries ``c^U = ∂L/∂U_t``, ``c^I``, ``c^S`` from step ``t+1``::
 
-    ∂L/∂V_t = c^U ∂U_t/∂V_t + g σ'(V_t − θ)(∂L/∂S_t + c^S),   ∂L/∂I_t = ∂L/∂V_t (1 − R_t)^{[zero]} + c^I
+    ∂L/∂V_t = c^U ∂U_t/∂V_t + g σ'(V_t − θ)(∂L/∂S_t + c^S)
+    ∂L/∂I_t = ∂L/∂V_t (1 − R_t)^{[zero, not KEEP]} + c^I  [SYN]
     c^U ← β ∂L/∂V_t (1 − R_t)^{[zero]},  c^I ← α ∂L/∂I_t,  c^S ← v ∂L/∂I_t,  ∂L/∂X_t = ∂L/∂I_t
 
 Only the state sequences are saved (the current with SYN, the spikes with REC, the
@@ -31,15 +32,14 @@ import torch
 from torch import Tensor
 
 from .. import registry
-from ..codes import RESET_CODES, SURROGATE_IDS, surrogate_constants, surrogate_from
+from ..codes import SURROGATE_IDS, surrogate_constants, surrogate_from
 from ..common.args import flat_param, param_grad, time_rows
 from ..common.buffers import pooled_empty
-from ..common.eager import call_fused, eager_function
-from ..config import NeuronConfig
+from ..common.eager import use_custom_op
 from .flags import LEAKY, REC, SYN, SYNAPTIC
 from .step_cpu import StepCPU
 
-__all__ = ["LifArgs", "lif_fused", "lif_run"]
+__all__ = ["LifArgs", "lif_fused"]
 
 OPS = ("leaky", "synaptic", "lapicque", "rleaky", "rsynaptic")
 
@@ -84,7 +84,9 @@ def _torch_forward(ins, flags, outs) -> None:
 
 def _torch_backward(ins, surrogate, sg_params, flags, outs) -> None:
     with torch.no_grad():
-        _backend_module("fallback").backward(*ins, surrogate_from(surrogate, sg_params), *flags, *outs)
+        _backend_module("fallback").backward(
+            *ins, surrogate_from(surrogate, sg_params), *flags, *outs
+        )
 
 
 def _register() -> None:
@@ -201,10 +203,13 @@ def _backward_with(bwd, ctx, grad_spk, grad_syn, grad_mem) -> tuple:
     T = ctx.x_shape[0]
     if not ctx.store and T > 1:
         raise RuntimeError("spikeforge::lif_fwd ran with store=False: it cannot be differentiated")
-    needs = ctx.needs_input_grad
+    model = ctx.static[0]
+    has = (model & SYN, True, model & REC, model & SYN, True, model & REC, True, True)
+    asked = ctx.needs_input_grad
+    needs = [asked[0]] + [bool(n and h) for n, h in zip(asked[1:9], has)]
     grads = bwd(
         grad_spk, grad_syn, grad_mem, spk, iseq, useq, vpre, *params,
-        1 if ctx.x_broadcast else T, *ctx.static, list(needs[1:9]), ctx.backend,
+        1 if ctx.x_broadcast else T, *ctx.static, needs[1:], ctx.backend,
     )  # fmt: skip
     gx = grads[0]
     if ctx.x_broadcast:
@@ -223,23 +228,28 @@ def _backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
 lif_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
-def _eager_backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
-    return _backward_with(_backward_kernels, ctx, grad_spk, grad_syn, grad_mem)
+class _EagerLif(torch.autograd.Function):
+    """The eager path of ``spikeforge::lif_fwd``: the same forward and backward kernels,
+    without ``torch.library``'s dispatch (``ops/common/eager.py``)."""
 
+    @staticmethod
+    def forward(ctx, *args):
+        output = _forward(*args[:13], args[-1])
+        _setup_context(ctx, args, output)
+        ctx.mark_non_differentiable(output[3])
+        return output
 
-def _eager_forward(*args):
-    return _forward(*args[:13], args[-1])
-
-
-_EagerLif = eager_function(
-    "_EagerLif", _eager_forward, _setup_context, _eager_backward, non_differentiable=(3,)
-)
+    @staticmethod
+    def backward(ctx, grad_spk, grad_syn, grad_mem, _grad_vpre):
+        return _backward_with(_backward_kernels, ctx, grad_spk, grad_syn, grad_mem)
 
 
 def lif_fused(*args):
     """``spikeforge::lif_fwd``'s arguments and outputs, as is (no clamping): the registered
     op under ``torch.compile``, the lean autograd path in eager mode."""
-    return call_fused(torch.ops.spikeforge.lif_fwd, _EagerLif, *args)
+    if use_custom_op():
+        return torch.ops.spikeforge.lif_fwd(*args)
+    return _EagerLif.apply(*args)
 
 
 # -- the Python entry the recurrences call ---------------------------------------------------
@@ -268,27 +278,3 @@ class LifArgs:
             flat_param("threshold", threshold, shape, n, dtype),
             flat_param("graded_spikes_factor", graded, shape, n, dtype),
         )
-
-
-def lif_run(
-    model: int, args: LifArgs, cfg: NeuronConfig, backend: str, need_seqs: bool
-) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor, Tensor]:
-    """All T steps of a member: ``(spk [T, *S], syn_seq or None, mem_seq or None, final syn,
-    final mem)`` (``*_seq`` None unless ``need_seqs``; ``final syn`` empty without SYN)."""
-    x = args.tensors[0]
-    T, shape = x.shape[0], args.shape
-    store = need_seqs or T == 1 or (
-        torch.is_grad_enabled() and any(t.requires_grad for t in args.tensors)
-    )  # fmt: skip
-    sg = (*cfg.spike_fn.params(), 0.0, 0.0)
-    spk, iseq, useq, _ = lif_fused(
-        *args.tensors, model, RESET_CODES[cfg.reset], cfg.reset_delay, store,
-        cfg.spike_fn.kind, sg[0], sg[1], backend,
-    )  # fmt: skip
-    finals = [s[-1].reshape(shape) if s.shape[0] else s for s in (iseq, useq)]
-    if store and T > 1:
-        finals = [f.clone() for f in finals]  # do not keep the sequences alive via the state
-    seqs = (None, None)
-    if need_seqs:
-        seqs = (iseq.view(T, *shape) if iseq.shape[0] else None, useq.view(T, *shape))
-    return spk.view(T, *shape), *seqs, *finals

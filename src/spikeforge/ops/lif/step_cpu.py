@@ -32,11 +32,11 @@ from ..codes import RESET_CODES, SURROGATE_IDS, surrogate_constants
 from ..common.eager import use_custom_op
 from ..config import NeuronConfig
 from ..registry import ENV_VAR, exporting
+from .flags import KEEP, SYN
 
 __all__ = ["StepCPU", "StepPlan"]
 
 _KERNEL_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
-SYN, KEEP = 1, 4  # the model bits this path serves (as ``cpu.py``)
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class StepCPU:
         reset, delay = RESET_CODES[cfg.reset], cfg.reset_delay
         return StepPlan(scalars, reset, delay, kind, units, consts,
                         cpu.step_forward_at(self.model, reset, delay),
-                        cpu.step_backward_at(self.model, reset, kind))  # fmt: skip
+                        cpu.step_backward_at(self.model, reset))  # fmt: skip
 
     def run(self, x: Tensor, states: tuple, plan: StepPlan) -> tuple[Tensor, tuple]:
         """One step ``(X_t, states_{t−1}) -> (S_t, states_t)``, as planned."""
@@ -193,7 +193,8 @@ def _backward(ctx, gs: Tensor | None, gi: Tensor | None, gu: Tensor | None) -> t
     if plan.delay or plan.reset == 2:  # the common case: one pass, tensors by address
         args = (n, _address(gs), gs is not None, _address(gi), gi is not None, _address(gu),
                 gu is not None, u.data_ptr(), u0.data_ptr(), gx.data_ptr(), _address(gi0),
-                need_gi0, _address(gu0), need_gu0, *plan.scalars, plan.consts)  # fmt: skip
+                need_gi0, _address(gu0), need_gu0, *plan.scalars, plan.consts,
+                plan.kind)  # fmt: skip
         cpu.run_lanes(plan.backward, n, *_layout(n), args)
     else:
         one, dt = np.ones(1, dtype=plan.units.dtype), plan.units.dtype
