@@ -41,7 +41,7 @@ def run_neuron(neuron: nn.Module, current: Tensor, num_steps: int, static: bool)
     neuron.reset_mem()
     if getattr(neuron, "step_mode", "single") == "multi":
         if static:
-            current = current.unsqueeze(0).expand(num_steps, *current.shape)
+            current = _HeldOverTime.apply(current, num_steps)
         out = neuron(current)
         return out[0], out[-1]
     spikes, mems = [], []
@@ -62,7 +62,36 @@ def _over_time(module: nn.Module, seq: Tensor) -> Tensor:
 def _channels_last_view(current: Tensor) -> Tensor:
     """``[..., C, H, W]`` as the ``[..., H, W, C]`` tensor holding the same values,
     contiguous (free when ``current`` already has channels-last memory)."""
-    return current.movedim(-3, -1).contiguous()
+    hwc = current.movedim(-3, -1).contiguous()
+    # contiguous() keeps the stride of a size-1 channel axis; view() gives it stride 1, so
+    # that a convolution reading the [..., C, H, W] view of it sees channels-last memory.
+    return hwc.view(hwc.shape) if hwc.shape[-1] != 1 else hwc.flatten().view(hwc.shape)
+
+
+def _channels_last_image(x: Tensor) -> Tensor:
+    """``x [..., C, H, W]`` with channels-last memory (a view: free when ``x`` already has
+    it, or has one channel, as the MNIST input does)."""
+    return _channels_last_view(x).movedim(-1, -3)
+
+
+class _HeldOverTime(torch.autograd.Function):
+    """``I [B, ...] -> [T, B, ...]``, the same current at every step (a stride-0 view).
+
+    Backward: ``∂L/∂I = Σ_t ∂L/∂I_t``. When the incoming gradient is itself constant over
+    time (stride 0, as the fused neurons return it) that is ``T · ∂L/∂I_0``, one pass over
+    ``[B, ...]`` instead of a reduction over ``[T, B, ...]``.
+    """
+
+    @staticmethod
+    def forward(ctx, current: Tensor, num_steps: int) -> Tensor:
+        ctx.num_steps = num_steps
+        return current.unsqueeze(0).expand(num_steps, *current.shape)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        if grad.stride(0) == 0 or ctx.num_steps == 1:
+            return grad[0] * ctx.num_steps, None
+        return grad.sum(0), None
 
 
 class SpikingClassifier(nn.Module):
@@ -90,6 +119,8 @@ class SpikingClassifier(nn.Module):
         """``x``: ``[B, ...]`` if ``static`` (direct encoding), else spikes ``[T, B, ...]``."""
         spikes, mems = [], []
         for synapse, neuron in zip(self.synapses, self.neurons):
+            if self.channels_last and x.dim() == (4 if static else 5):
+                x = _channels_last_image(x)  # so the convolution's output is channels-last
             current = synapse(x) if static else _over_time(synapse, x)
             image = self.channels_last and current.dim() == (4 if static else 5)
             if image:
