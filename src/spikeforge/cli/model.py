@@ -94,6 +94,39 @@ class _HeldOverTime(torch.autograd.Function):
         return grad.sum(0), None
 
 
+def _unhooked(*modules: nn.Module) -> bool:
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+
+
+def _flat_linear_channels_last(synapse: nn.Module, x: Tensor) -> Tensor | None:
+    """``Flatten -> Linear`` of ``x [T, B, C, H, W]`` held in channels-last memory, without
+    the copy that flattening it in ``(C, H, W)`` order makes: the flat ``(H, W, C)`` view of
+    ``x`` times the weight's columns put in that order,
+    ``y = x_{hwc} W_{:, hwc}^T + b`` (the same sum, in another order).
+
+    ``None`` when ``synapse`` is not that pair, ``x`` is not channels-last, or a hook watches
+    the modules (counters see the plain call).
+    """
+    if not (isinstance(synapse, nn.Sequential) and len(synapse) == 2 and x.dim() == 5):
+        return None
+    flatten, linear = synapse
+    if not (
+        isinstance(flatten, nn.Flatten)
+        and flatten.start_dim == 1
+        and flatten.end_dim == -1
+        and isinstance(linear, nn.Linear)
+        and _unhooked(synapse, flatten, linear)
+    ):
+        return None
+    hwc = x.movedim(-3, -1)
+    if not hwc.is_contiguous():
+        return None
+    steps, batch, height, width, channels = hwc.shape
+    weight = linear.weight.view(-1, channels, height, width).permute(0, 2, 3, 1)
+    out = nn.functional.linear(hwc.reshape(steps * batch, -1), weight.flatten(1), linear.bias)
+    return out.view(steps, batch, -1)
+
+
 class SpikingClassifier(nn.Module):
     """``synapse_k -> neuron_k`` for each stage; returns a :class:`Record`.
 
@@ -119,9 +152,13 @@ class SpikingClassifier(nn.Module):
         """``x``: ``[B, ...]`` if ``static`` (direct encoding), else spikes ``[T, B, ...]``."""
         spikes, mems = [], []
         for synapse, neuron in zip(self.synapses, self.neurons):
+            current = None
             if self.channels_last and x.dim() == (4 if static else 5):
                 x = _channels_last_image(x)  # so the convolution's output is channels-last
-            current = synapse(x) if static else _over_time(synapse, x)
+                if not static:
+                    current = _flat_linear_channels_last(synapse, x)
+            if current is None:
+                current = synapse(x) if static else _over_time(synapse, x)
             image = self.channels_last and current.dim() == (4 if static else 5)
             if image:
                 current = _channels_last_view(current)
