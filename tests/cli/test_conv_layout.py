@@ -49,3 +49,20 @@ def test_recurrent_neurons_keep_the_contiguous_layout():
     # RLeaky's recurrent convolution inside the neuron needs [B, C, H, W] input.
     assert not build_model(TrainConfig(model="conv", neuron="rleaky")).channels_last
     assert not build_model(TrainConfig(model="fc")).channels_last
+
+
+def test_flat_linear_skips_the_flatten_copy_but_not_the_hooks():
+    # The last stage reads the channels-last spikes through a permuted weight; a hook on the
+    # Linear (OpCounter's) gets the plain Flatten -> Linear call, with the same result.
+    torch.manual_seed(5)
+    config = TrainConfig(model="conv", steps=3, beta=0.9, surrogate="fast_sigmoid")
+    net = build_model(config)
+    x = torch.rand(2, 1, 28, 28)
+    free = net(x, config.steps).mems[-1]
+    seen = []
+    handle = net.synapses[2][1].register_forward_hook(lambda m, i, o: seen.append(i[0].shape))
+    hooked = net(x, config.steps).mems[-1]
+    handle.remove()
+    assert seen == [(6, 1024)]
+    assert free.shape == (3, 2, 10)
+    torch.testing.assert_close(free, hooked, rtol=1e-5, atol=1e-5)

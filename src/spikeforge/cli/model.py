@@ -41,7 +41,7 @@ def run_neuron(neuron: nn.Module, current: Tensor, num_steps: int, static: bool)
     neuron.reset_mem()
     if getattr(neuron, "step_mode", "single") == "multi":
         if static:
-            current = current.unsqueeze(0).expand(num_steps, *current.shape)
+            current = _HeldOverTime.apply(current, num_steps)
         out = neuron(current)
         return out[0], out[-1]
     spikes, mems = [], []
@@ -62,7 +62,69 @@ def _over_time(module: nn.Module, seq: Tensor) -> Tensor:
 def _channels_last_view(current: Tensor) -> Tensor:
     """``[..., C, H, W]`` as the ``[..., H, W, C]`` tensor holding the same values,
     contiguous (free when ``current`` already has channels-last memory)."""
-    return current.movedim(-3, -1).contiguous()
+    hwc = current.movedim(-3, -1).contiguous()
+    # contiguous() keeps the stride of a size-1 channel axis; view() gives it stride 1, so
+    # that a convolution reading the [..., C, H, W] view of it sees channels-last memory.
+    return hwc.view(hwc.shape) if hwc.shape[-1] != 1 else hwc.flatten().view(hwc.shape)
+
+
+def _channels_last_image(x: Tensor) -> Tensor:
+    """``x [..., C, H, W]`` with channels-last memory (a view: free when ``x`` already has
+    it, or has one channel, as the MNIST input does)."""
+    return _channels_last_view(x).movedim(-1, -3)
+
+
+class _HeldOverTime(torch.autograd.Function):
+    """``I [B, ...] -> [T, B, ...]``, the same current at every step (a stride-0 view).
+
+    Backward: ``∂L/∂I = Σ_t ∂L/∂I_t``. When the incoming gradient is itself constant over
+    time (stride 0, as the fused neurons return it) that is ``T · ∂L/∂I_0``, one pass over
+    ``[B, ...]`` instead of a reduction over ``[T, B, ...]``.
+    """
+
+    @staticmethod
+    def forward(ctx, current: Tensor, num_steps: int) -> Tensor:
+        ctx.num_steps = num_steps
+        return current.unsqueeze(0).expand(num_steps, *current.shape)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        if grad.stride(0) == 0 or ctx.num_steps == 1:
+            return grad[0] * ctx.num_steps, None
+        return grad.sum(0), None
+
+
+def _unhooked(*modules: nn.Module) -> bool:
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+
+
+def _flat_linear_channels_last(synapse: nn.Module, x: Tensor) -> Tensor | None:
+    """``Flatten -> Linear`` of ``x [T, B, C, H, W]`` held in channels-last memory, without
+    the copy that flattening it in ``(C, H, W)`` order makes: the flat ``(H, W, C)`` view of
+    ``x`` times the weight's columns put in that order,
+    ``y = x_{hwc} W_{:, hwc}^T + b`` (the same sum, in another order).
+
+    ``None`` when ``synapse`` is not that pair, ``x`` is not channels-last, or a hook watches
+    the modules (counters see the plain call).
+    """
+    if not (isinstance(synapse, nn.Sequential) and len(synapse) == 2 and x.dim() == 5):
+        return None
+    flatten, linear = synapse
+    if not (
+        isinstance(flatten, nn.Flatten)
+        and flatten.start_dim == 1
+        and flatten.end_dim == -1
+        and isinstance(linear, nn.Linear)
+        and _unhooked(synapse, flatten, linear)
+    ):
+        return None
+    hwc = x.movedim(-3, -1)
+    if not hwc.is_contiguous():
+        return None
+    steps, batch, height, width, channels = hwc.shape
+    weight = linear.weight.view(-1, channels, height, width).permute(0, 2, 3, 1)
+    out = nn.functional.linear(hwc.reshape(steps * batch, -1), weight.flatten(1), linear.bias)
+    return out.view(steps, batch, -1)
 
 
 class SpikingClassifier(nn.Module):
@@ -90,7 +152,13 @@ class SpikingClassifier(nn.Module):
         """``x``: ``[B, ...]`` if ``static`` (direct encoding), else spikes ``[T, B, ...]``."""
         spikes, mems = [], []
         for synapse, neuron in zip(self.synapses, self.neurons):
-            current = synapse(x) if static else _over_time(synapse, x)
+            current = None
+            if self.channels_last and x.dim() == (4 if static else 5):
+                x = _channels_last_image(x)  # so the convolution's output is channels-last
+                if not static:
+                    current = _flat_linear_channels_last(synapse, x)
+            if current is None:
+                current = synapse(x) if static else _over_time(synapse, x)
             image = self.channels_last and current.dim() == (4 if static else 5)
             if image:
                 current = _channels_last_view(current)

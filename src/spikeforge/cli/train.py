@@ -29,6 +29,7 @@ from .devices import resolve_device
 from .errors import CLIError, Interrupted, Reported, Terminated, TrainingDiverged
 from .evaluate import EvalResult, evaluate_model, layer_names, predictions, read_run_config
 from .loss import make_loss
+from .memory import keep_freed_memory
 from .model import SpikingClassifier, build_model
 from .options import TrainConfig, config_from_args, resume_config
 from .progress import Progress
@@ -413,6 +414,8 @@ def train(
     saved options; ``config`` gives the epochs, device and folder.
     """
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # reuse the step's pages instead of faulting them in again
     if resume:
         config, state = _resumed(config, device, state)
     session = _set_up(config, device)
