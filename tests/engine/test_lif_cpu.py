@@ -86,7 +86,8 @@ def kernel_forward(model, ins, T, reset, delay, store, dtype):
     outs = [np.full(s, np.nan, dtype=arr["x"].dtype)
             for s in ((T, N), (rows if syn else 0, N), (rows, N),
                       (T if store and not delay else 0, N))]  # fmt: skip
-    cpu.lif_forward(*(arr[k] for k in NAMES), model, reset, delay, store, *outs)
+    units = np.array([0.0, 1.0, 0.0, 0.0], dtype=arr["x"].dtype)
+    cpu.lif_forward(*(arr[k] for k in NAMES), units, model, reset, delay, store, *outs)
     return arr, outs
 
 
@@ -152,7 +153,7 @@ def check(model, reset, delay, *, T=5, N=37, tx=None, per_neuron=False, dtype=F6
     cpu.lif_backward(
         up(ws), up(wi), up(wu), spk, iseq, useq, vpre, arr["i0"], arr["u0"], arr["s0"],
         *(arr[k] for k in ("alpha", "beta", "vrec", "thr", "graded")),
-        SURROGATE_IDS[spike_fn.kind], consts, model, reset, delay, *outs.values(),
+        consts, SURROGATE_IDS[spike_fn.kind], model, reset, delay, *outs.values(),
     )  # fmt: skip
     gtol = {"rtol": 1e-8, "atol": 1e-8} if dtype == F64 else {"rtol": 2e-3, "atol": 2e-3}
     for k, got in outs.items():

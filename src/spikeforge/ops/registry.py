@@ -258,10 +258,6 @@ def numba_available() -> bool:
     return _installed("numba")
 
 
-def triton_interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
 def triton_available() -> bool:
     return _installed("triton")
 
@@ -275,7 +271,7 @@ def cpu_why_not(device: torch.device, dtype: torch.dtype) -> str | None:
 
 
 def triton_why_not(device: torch.device, dtype: torch.dtype) -> str | None:
-    if device.type == "cpu" and not triton_interpreting():
+    if device.type == "cpu" and os.environ.get("TRITON_INTERPRET", "0") != "1":
         return "Triton runs CUDA tensors (set TRITON_INTERPRET=1 to interpret it on CPU)"
     if device.type not in ("cpu", "cuda"):
         return f"Triton runs CUDA tensors, got {device.type}"

@@ -53,17 +53,6 @@ def _bits(model: int) -> tuple[bool, bool, bool]:
     return bool(model & SYN), bool(model & REC), bool(model & KEEP)
 
 
-_UNITS: dict = {}
-
-
-def _units(dtype: np.dtype) -> np.ndarray:
-    """``[0, 1]`` in ``dtype`` (the forward's constants: no promotion to float64)."""
-    units = _UNITS.get(dtype)
-    if units is None:
-        units = _UNITS[dtype] = np.array([0.0, 1.0], dtype=dtype)
-    return units
-
-
 # -- threads -----------------------------------------------------------------------------------
 
 _POOL: list = [None, 0, 0]  # executor, workers, the process that made it
@@ -219,6 +208,7 @@ def lif_forward(
     vrec: np.ndarray,
     thr: np.ndarray,
     graded: np.ndarray,
+    consts: np.ndarray,
     model: int,
     reset: int,
     delay: bool,
@@ -228,9 +218,10 @@ def lif_forward(
     useq: np.ndarray,
     vpre: np.ndarray,
 ) -> None:
-    """All T steps (shapes in ``op.py``): fills ``spk``, ``iseq``, ``useq``, ``vpre``."""
+    """All T steps (shapes in ``op.py``): fills ``spk``, ``iseq``, ``useq``, ``vpre``;
+    ``consts`` starts with 0 and 1 in the kernel dtype (``codes.surrogate_constants``)."""
     params = shared_scalars(alpha, beta, vrec, thr, graded)
-    args = (x, i0, u0, s0, *params, _units(u0.dtype), bool(store), spk, iseq, useq, vpre)
+    args = (x, i0, u0, s0, *params, consts, bool(store), spk, iseq, useq, vpre)
     _run(forward_kernel(model, reset, delay), spk.shape, args)
 
 
@@ -417,8 +408,8 @@ def lif_backward(
     vrec: np.ndarray,
     thr: np.ndarray,
     graded: np.ndarray,
-    kind: int,
     consts: np.ndarray,
+    kind: int,
     model: int,
     reset: int,
     delay: bool,

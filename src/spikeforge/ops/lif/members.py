@@ -12,9 +12,11 @@ from torch import Tensor
 
 from .. import registry
 from ..codes import RESET_CODES
+from ..common.args import recurrent_fn
 from ..config import NeuronConfig
 from ..registry import Recurrence
-from .op import LifArgs, lif_fused
+from .flags import REC
+from .op import lif_fused, op_tensors
 
 __all__ = ["DenseMember", "Member"]
 
@@ -23,8 +25,8 @@ __all__ = ["DenseMember", "Member"]
 class Member(Recurrence):
     """A ``Recurrence`` of the family. ``args(x, state, params)`` gives the op's
     ``(x, syn, mem, spk, α, β, v, θ, g)`` (None for what the member lacks);
-    ``ref_step``/``ref_scan(x, state, params, cfg)`` return ``(spk, *the states other than
-    spk)``, sequences for the scan."""
+    ``ref_step``/``ref_scan(x, *state, *params, cfg)`` (``reference.py``) return ``(spk,
+    *the states other than spk)``, sequences for the scan."""
 
     op: str
     model: int
@@ -33,13 +35,17 @@ class Member(Recurrence):
     ref_step: Callable[..., tuple]
     ref_scan: Callable[..., tuple]
 
+    def _reference_args(self, params: tuple) -> tuple:
+        """A recurrent member's reference takes ``rec`` as a callable (``V`` -> ``S·V``)."""
+        return (*params[:-1], recurrent_fn(params[-1])) if self.model & REC else params
+
     def _states(self, spk: Tensor, others) -> tuple[Tensor, ...]:
         rest = iter(others)
         return tuple(spk if n == "spk" else next(rest) for n in self.state_names)
 
     def step(self, x: Tensor, state: tuple, params: tuple, cfg: NeuronConfig, backend: str):
         if backend == "reference":
-            spk, *others = self.ref_step(x, state, params, cfg)
+            spk, *others = self.ref_step(x, *state, *self._reference_args(params), cfg)
             return spk, self._states(spk, others)
         fast = registry.fast_step(self.op, backend)
         if fast is not None:
@@ -52,10 +58,10 @@ class Member(Recurrence):
     def scan(self, x: Tensor, state: tuple, params: tuple, cfg: NeuronConfig, backend: str,
              need_seqs: bool):  # fmt: skip
         if backend == "reference":
-            spk, *others = self.ref_scan(x, state, params, cfg)
+            spk, *others = self.ref_scan(x, *state, *self._reference_args(params), cfg)
             seqs = self._states(spk, others)
             return spk, seqs, tuple(s[-1] for s in seqs)
-        args = LifArgs(self.model, *self.args(x, state, params)).tensors
+        args = op_tensors(self.model, *self.args(x, state, params))
         T, shape = x.shape[0], state[-1].shape
         store = need_seqs or T == 1 or (
             torch.is_grad_enabled() and any(t.requires_grad for t in args)

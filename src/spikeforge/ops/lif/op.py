@@ -24,89 +24,30 @@ gradient summed over time in the kernel.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
 from torch import Tensor
 
 from .. import registry
-from ..codes import SURROGATE_IDS, surrogate_constants, surrogate_from
 from ..common.args import flat_param, param_grad, time_rows
 from ..common.buffers import pooled_empty
 from ..common.eager import use_custom_op
 from .flags import LEAKY, REC, SYN, SYNAPTIC
 from .step_cpu import StepCPU
 
-__all__ = ["LifArgs", "lif_fused"]
+__all__ = ["lif_fused", "op_tensors"]
 
 OPS = ("leaky", "synaptic", "lapicque", "rleaky", "rsynaptic")
 
 
-# -- the kernels of each backend -----------------------------------------------------------
-
-
-def _backend_module(name: str):
-    module = sys.modules.get(f"{__package__}.{name}")
-    if module is None:
-        import importlib
-
-        module = importlib.import_module(f"{__package__}.{name}")
-    return module
-
-
-def _numba_forward(ins: Sequence[Tensor], flags: tuple, outs: Sequence[Tensor]) -> None:
-    arrays = [t.detach().numpy() for t in (*ins, *outs)]
-    _backend_module("cpu").lif_forward(*arrays[:9], *flags, *arrays[9:])
-
-
-def _numba_backward(ins, surrogate: str, sg_params: tuple, flags: tuple, outs) -> None:
-    arrays = [t.detach().numpy() for t in ins]
-    grads = [o.detach().numpy() for o in outs]
-    consts = surrogate_constants(surrogate, sg_params, grads[0].dtype)
-    run = _backend_module("cpu").lif_backward
-    run(*arrays, SURROGATE_IDS[surrogate], consts, *flags, *grads)
-
-
-def _triton_forward(ins, flags, outs) -> None:
-    _backend_module("triton").forward(*ins, *flags, *outs)
-
-
-def _triton_backward(ins, surrogate, sg_params, flags, outs) -> None:
-    _backend_module("triton").backward(*ins, surrogate, sg_params, *flags, *outs)
-
-
-def _torch_forward(ins, flags, outs) -> None:
-    with torch.no_grad():
-        _backend_module("fallback").forward(*ins, *flags, *outs)
-
-
-def _torch_backward(ins, surrogate, sg_params, flags, outs) -> None:
-    with torch.no_grad():
-        _backend_module("fallback").backward(
-            *ins, surrogate_from(surrogate, sg_params), *flags, *outs
-        )
-
-
-def _register() -> None:
-    """The kernels under ``lif``, and under each member's name (the name its neurons ask
-    ``select`` about). Interpreted Triton is slow: ``auto`` picks it only on a GPU."""
-    K = registry.Kernel
-    cpu, triton, torch_ = registry.cpu_why_not, registry.triton_why_not, registry.torch_why_not
-    registry.register("lif", K("cpu", 30, registry.numba_available, cpu, _numba_forward,
-                               _numba_backward))  # fmt: skip
-    registry.register("lif", K("triton", 20, registry.triton_available, triton,
-                               _triton_forward, _triton_backward))  # fmt: skip
-    registry.register("lif", K("torch", 10, lambda: True, torch_, _torch_forward,
-                               _torch_backward))  # fmt: skip
-    for op in OPS:
-        registry.register_like(op, "lif")
-    for op, model in (("leaky", LEAKY), ("synaptic", SYNAPTIC)):  # their single-step path
-        registry.register(op, replace(registry.kernel(op, "cpu"), step=StepCPU(model)))
-
-
-_register()
+# Every member runs on the kernels registered under "lif" (``cpu``, ``triton``, ``fallback``);
+# Leaky and Synaptic's CPU kernel also has the single-step fast path.
+registry.register_standard_kernels("lif", __package__, "lif_forward", "lif_backward")
+for _op in OPS:
+    registry.register_like(_op, "lif")
+for _op, _model in (("leaky", LEAKY), ("synaptic", SYNAPTIC)):
+    registry.register(_op, replace(registry.kernel(_op, "cpu"), step=StepCPU(_model)))
 
 
 # -- the two ops ---------------------------------------------------------------------------
@@ -255,26 +196,20 @@ def lif_fused(*args):
 # -- the Python entry the recurrences call ---------------------------------------------------
 
 
-class LifArgs:
-    """A member's tensors flattened for the op: ``[T, N]`` input, ``[N]`` states (``[0]``
+def op_tensors(model: int, x: Tensor, syn, mem: Tensor, spk, alpha, beta: Tensor, vrec,
+               threshold: Tensor, graded: Tensor) -> tuple[Tensor, ...]:  # fmt: skip
+    """A member's tensors as the op takes them: ``[T, N]`` input, ``[N]`` states (``[0]``
     when the member has none) and ``[1]``/``[N]`` parameters (0 for an unused one)."""
-
-    __slots__ = ("shape", "tensors")
-
-    def __init__(self, model: int, x: Tensor, syn, mem: Tensor, spk, alpha, beta: Tensor,
-                 vrec, threshold: Tensor, graded: Tensor) -> None:  # fmt: skip
-        shape, n, dtype = mem.shape, mem.numel(), mem.dtype
-        none = mem.new_empty(0)
-        unused = mem.new_zeros(1)
-        self.shape = shape
-        self.tensors = (
-            x.reshape(x.shape[0], n),
-            syn.reshape(n) if model & SYN else none,
-            mem.reshape(n),
-            spk.reshape(n) if model & REC else none,
-            flat_param("alpha", alpha, shape, n, dtype) if model & SYN else unused,
-            flat_param("beta", beta, shape, n, dtype),
-            flat_param("V", vrec, shape, n, dtype) if model & REC else unused,
-            flat_param("threshold", threshold, shape, n, dtype),
-            flat_param("graded_spikes_factor", graded, shape, n, dtype),
-        )
+    shape, n, dtype = mem.shape, mem.numel(), mem.dtype
+    none, unused = mem.new_empty(0), mem.new_zeros(1)
+    return (
+        x.reshape(x.shape[0], n),
+        syn.reshape(n) if model & SYN else none,
+        mem.reshape(n),
+        spk.reshape(n) if model & REC else none,
+        flat_param("alpha", alpha, shape, n, dtype) if model & SYN else unused,
+        flat_param("beta", beta, shape, n, dtype),
+        flat_param("V", vrec, shape, n, dtype) if model & REC else unused,
+        flat_param("threshold", threshold, shape, n, dtype),
+        flat_param("graded_spikes_factor", graded, shape, n, dtype),
+    )

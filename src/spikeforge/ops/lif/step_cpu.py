@@ -73,14 +73,9 @@ def _layout(n: int) -> tuple[int, int]:
 
 def _fixed_scalars(params: tuple[Tensor, ...]) -> bool:
     """Every parameter is a single number needing no gradient (runs on every step)."""
-    for p in params:
-        if p.numel() != 1:
-            return False
-    if torch.is_grad_enabled():
-        for p in params:
-            if p.requires_grad:
-                return False
-    return True
+    if any(p.numel() != 1 for p in params):
+        return False
+    return not (torch.is_grad_enabled() and any(p.requires_grad for p in params))
 
 
 def _address(t: Tensor | None) -> int:
@@ -208,7 +203,7 @@ def _backward(ctx, gs: Tensor | None, gi: Tensor | None, gu: Tensor | None) -> t
             _rows(i, n, one) if syn else empty.reshape(0, n), _rows(u, n, one),
             _rows(vpre, n, one), flat(i0), flat(u0), empty,
             *(one * s for s in plan.scalars[:2]), one * 0, *(one * s for s in plan.scalars[2:]),
-            plan.kind, plan.consts, SYN if syn else KEEP, plan.reset, plan.delay,
+            plan.consts, plan.kind, SYN if syn else KEEP, plan.reset, plan.delay,
             _rows(gx, n, one), flat(gi0), flat(gu0), empty, empty, empty, empty, empty, empty,
         )  # fmt: skip
     return gx, gi0, gu0
