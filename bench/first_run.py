@@ -147,7 +147,8 @@ def measure(args: argparse.Namespace) -> dict:
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as runs:
             argv = [*extra, "--out", runs] if extra else []
             cold = run_child(code, cache, argv)
-            warm = run_child(code, cache, argv)
+            # the second run writes over the first run's folder (the CLI refuses otherwise)
+            warm = run_child(code, cache, [*argv, "--overwrite"] if extra else argv)
         out[name] = {"cold": cold, "warm": warm, "cold_compiles": summarise(cold["compiles"]),
                      "warm_compiles": summarise(warm["compiles"])}  # fmt: skip
     return out
@@ -193,11 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="write the raw figures as JSON here")
     args = p.parse_args(argv)
     res = measure(args)
-    print(report(res, args))
-    if args.out:
+    if args.out:  # first, so a run whose report fails still leaves its figures
         with open(args.out, "w") as f:
             json.dump(res, f, indent=1)
         print(f"wrote {args.out}")
+    print(report(res, args))
     return 0
 
 

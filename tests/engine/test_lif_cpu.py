@@ -200,8 +200,9 @@ def test_surrogates(kind):
 @pytest.mark.parametrize("model", [KEEP, SYN | REC], ids=["leaky", "rsynaptic"])
 def test_lanes(model):
     """Several lanes and blocks (the thread pool), a partial last block."""
-    assert cpu.worth_threads((2, 33_001))
-    check(model, 0, True, T=2, N=33_001, dtype=torch.float32, tx=1, per_neuron=True)
+    n = cpu.POOL_MIN_NEURONS + 1001
+    assert cpu.worth_threads((2, n))
+    check(model, 0, True, T=2, N=n, dtype=torch.float32, tx=1, per_neuron=True)
 
 
 @pytest.mark.slow

@@ -86,8 +86,14 @@ def run_lanes(kernel: Callable, n: int, block: int, lanes: int, args: tuple) -> 
         job.result()
 
 
+# Neurons below which one thread runs a whole sequence: with fewer, the pool's second lane
+# measured slower than one thread ([500, 8192]: 7.8 vs 6.4 ms forward), with 2^18 1.85x faster
+# (bench/README.md, "Kernel tuning").
+POOL_MIN_NEURONS = 1 << 16
+
+
 def _run(kernel: Callable, shape: tuple[int, int], args: tuple) -> None:
-    if worth_threads(shape):
+    if shape[1] >= POOL_MIN_NEURONS and worth_threads(shape):
         run_lanes(kernel, shape[1], *parallel_layout(shape), args)
     else:
         kernel(0, shape[1], SERIAL_BLOCK, *args)
