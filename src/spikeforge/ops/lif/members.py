@@ -74,7 +74,9 @@ class Member(Recurrence):
         spk = spk.view(T, *shape)
         seqs = [s.view(s.shape[0], *shape) for s in (iseq, useq) if s.shape[0]]
         finals = [s[-1].clone() if store and T > 1 else s[-1] for s in seqs]
-        last = spk[-1].clone() if T > 1 else spk[0]
+        last = spk[-1]  # a state only of the recurrent members: copied only for them
+        if self.model & REC and T > 1:
+            last = last.clone()  # do not keep the spike sequence alive through the state
         if not need_seqs:
             return spk, None, self._states(last, finals)
         return spk, self._states(spk, seqs), self._states(last, finals)
