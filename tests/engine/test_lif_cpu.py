@@ -199,10 +199,10 @@ def test_surrogates(kind):
 
 @pytest.mark.parametrize("model", [KEEP, SYN | REC], ids=["leaky", "rsynaptic"])
 def test_lanes(model):
-    """Several lanes and blocks (the thread pool), a partial last block."""
-    n = cpu.POOL_MIN_NEURONS + 1001
-    assert cpu.worth_threads((2, n))
-    check(model, 0, True, T=2, N=n, dtype=torch.float32, tx=1, per_neuron=True)
+    """Several lanes and blocks (numba's threads), a partial last block."""
+    n = 3 * 4096 + 1001
+    assert cpu.worth_threads((6, n))
+    check(model, 0, True, T=6, N=n, dtype=torch.float32, tx=1, per_neuron=True)
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """Fused Alpha kernels for the CPU, compiled with numba (imported lazily; cached on disk).
 
-Same layout and blocking as ``ops/lif/cpu.py`` (``ops/common/numba_layout.py``): each
-thread (lane) takes a contiguous run of blocks with one work buffer, and a block walks
+Same layout and blocking as ``ops/lif/cpu.py`` (``ops/common/numba_layout.py``): a serial
+range kernel walks a run of blocks with one work buffer (large problems run lanes of them
+on numba's threads, ``ops/common/numba_lanes.py``), and a block walks
 time with ``E``, ``I`` and ``U`` in rows of that buffer; one pass over the data per
 direction; parameters are read through ``block_param`` / ``pick`` (shared ones as
 scalars); small problems run on one thread. Equations: ``op.py``.
@@ -10,9 +11,10 @@ scalars); small problems run on one thread. Equations: ``op.py``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.numba_lanes import run_lanes
 from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from ..common.numba_rows import block_param, pick, shared_scalars, surrogate_row
 
@@ -77,39 +79,30 @@ def _forward_block(
         useq[0, j0 : j0 + n] = u
 
 
-@njit(parallel=True, cache=True)
-def _forward_parallel(x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem,
-                      store_syn, spk, eseq, iseq, useq, block,
-                      lanes):  # fmt: skip  # pragma: no cover
-    # One work buffer per thread (lane), which takes a contiguous run of blocks.
-    blocks = (spk.shape[1] + block - 1) // block
-    for lane in prange(lanes):
-        work = np.empty(FORWARD_ROWS * block, dtype=u0.dtype)
-        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
-            _forward_block(blk, block, work, x, e0, i0, u0, alpha, beta, tau, thr, graded,
-                           consts, reset, store_mem, store_syn, spk, eseq, iseq,
-                           useq)  # fmt: skip
+@njit(cache=True, nogil=True)
+def _forward_range(j0, j1, size, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset,
+                   store_mem, store_syn, spk, eseq, iseq,
+                   useq):  # fmt: skip  # pragma: no cover - compiled
+    """Neurons ``j0 … j1`` (``j0`` a multiple of ``size``) in blocks of ``size``, one work
+    buffer for all of them (``run_lanes``)."""
+    work = np.empty(FORWARD_ROWS * size, dtype=u0.dtype)
+    for blk in range(j0 // size, (j1 + size - 1) // size):
+        _forward_block(blk, size, work, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts,
+                       reset, store_mem, store_syn, spk, eseq, iseq, useq)  # fmt: skip
 
 
-@njit(cache=True)
-def _forward_serial(x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset, store_mem,
-                    store_syn, spk, eseq, iseq, useq):  # fmt: skip  # pragma: no cover
-    work = np.empty(FORWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
-    for blk in range((spk.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
-        _forward_block(blk, SERIAL_BLOCK, work, x, e0, i0, u0, alpha, beta, tau, thr, graded,
-                       consts, reset, store_mem, store_syn, spk, eseq, iseq,
-                       useq)  # fmt: skip
+def _run(kernel, shape: tuple[int, int], args: tuple) -> None:
+    if worth_threads(shape):
+        run_lanes(kernel, shape[1], *parallel_layout(shape), args)
+    else:
+        kernel(0, shape[1], SERIAL_BLOCK, *args)
 
 
 def alpha_forward(*args) -> None:
     """(x [Tx, N], e0, i0, u0 [N], alpha, beta, tau, thr, graded [1|N], consts, reset,
     store_mem, store_syn, spk [T, N], eseq, iseq [T|1, N], useq [T|1, N])."""
     args = (*args[:4], *shared_scalars(*args[4:9]), *args[9:])
-    spk = args[13]
-    if worth_threads(spk.shape):
-        _forward_parallel(*args, *parallel_layout(spk.shape))
-    else:
-        _forward_serial(*args)
+    _run(_forward_range, args[13].shape, args)
 
 
 @njit(cache=True, inline="always")
@@ -225,36 +218,20 @@ def _backward_block(
         gg[j0 : j0 + n] = acc_g
 
 
-@njit(parallel=True, cache=True)
-def _backward_parallel(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr,
-                       graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth, gg,
-                       block, lanes):  # fmt: skip  # pragma: no cover - compiled
-    blocks = (useq.shape[1] + block - 1) // block
-    for lane in prange(lanes):
-        work = np.empty(BACKWARD_ROWS * block, dtype=u0.dtype)
-        for blk in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
-            _backward_block(blk, block, work, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0,
-                            alpha, beta, tau, thr, graded, consts, kind, reset, gx, ge0, gi0,
-                            ga, gb, gtau, gth, gg)  # fmt: skip
-
-
-@njit(cache=True)
-def _backward_serial(gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta, tau, thr,
-                     graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
-                     gg):  # fmt: skip  # pragma: no cover - compiled
-    work = np.empty(BACKWARD_ROWS * SERIAL_BLOCK, dtype=u0.dtype)  # shared by every block
-    for blk in range((useq.shape[1] + SERIAL_BLOCK - 1) // SERIAL_BLOCK):
-        _backward_block(blk, SERIAL_BLOCK, work, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0,
-                        alpha, beta, tau, thr, graded, consts, kind, reset, gx, ge0, gi0, ga,
-                        gb, gtau, gth, gg)  # fmt: skip
+@njit(cache=True, nogil=True)
+def _backward_range(j0, j1, size, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta,
+                    tau, thr, graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
+                    gg):  # fmt: skip  # pragma: no cover - compiled
+    """Neurons ``j0 … j1`` of the backward, as ``_forward_range``."""
+    work = np.empty(BACKWARD_ROWS * size, dtype=u0.dtype)
+    for blk in range(j0 // size, (j1 + size - 1) // size):
+        _backward_block(blk, size, work, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha,
+                        beta, tau, thr, graded, consts, kind, reset, gx, ge0, gi0, ga, gb,
+                        gtau, gth, gg)  # fmt: skip
 
 
 def alpha_backward(*args) -> None:
     """Reverse-time BPTT of ``alpha_forward`` (argument order of ``_backward_block`` after
     its block, size and work buffer)."""
     args = (*args[:10], *shared_scalars(*args[10:15]), *args[15:])
-    useq = args[6]
-    if worth_threads(useq.shape):
-        _backward_parallel(*args, *parallel_layout(useq.shape))
-    else:
-        _backward_serial(*args)
+    _run(_backward_range, args[6].shape, args)

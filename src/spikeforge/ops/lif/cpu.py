@@ -8,25 +8,23 @@ one kernel family (``op.py``). Step t, with ``r = H(U_{t−1} − θ)`` detached
 
 Compile-time configuration: each (model, reset, delay[, surrogate]) gets its own closure
 from a cached factory, so a call compiles only the loops it runs (numba's on-disk cache
-keys a closure by its cell values). No kernel is ``parallel=True``: one ``nogil`` serial
-kernel walks a range of neurons in blocks (``ops/common/numba_layout.py``), and large
-problems split the neurons into ranges run on a small thread pool. A block keeps its state
-in rows of one work buffer while it walks time; the float operations and their order are
-those of the references (``reference.py``).
+keys a closure by its cell values). A serial ``nogil`` kernel walks a range of neurons in
+blocks (``ops/common/numba_layout.py``); large problems split the neurons into lanes run on
+numba's threads by one small ``parallel=True`` loop (``_lanes``) that calls the kernel by
+address. A block keeps its state in rows of one work buffer while it walks time; the float
+operations and their order are those of the references (``reference.py``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from threading import Lock
 
 import numpy as np
 from numba import njit
 
 from ..codes import SURROGATE_IDS, surrogate_constants
+from ..common.numba_lanes import run_lanes
 from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from ..common.numba_rows import array_at, block_param, pick, shared_scalars, surrogate_row
 from .flags import KEEP, REC, SYN
@@ -38,13 +36,13 @@ __all__ = [
     "SYN",
     "lif_backward",
     "lif_forward",
+    "run_lanes",
     "step_backward_at",
     "step_forward_at",
     "step_layout",
     "surrogate_constants",
 ]
 
-STEP_THREADS_MIN = 1 << 20  # one step of fewer neurons runs on one thread (see step_layout)
 FORWARD_ROWS = 9  # u, I, S, α, β, v, θ, g, scratch V
 BACKWARD_ROWS = 21  # 5 parameters, zeros, 3 carries, 6 sums, z, σ', ∂L/∂S, gss, ∂L/∂V, gc
 
@@ -53,47 +51,11 @@ def _bits(model: int) -> tuple[bool, bool, bool]:
     return bool(model & SYN), bool(model & REC), bool(model & KEEP)
 
 
-# -- threads -----------------------------------------------------------------------------------
-
-_POOL: list = [None, 0, 0]  # executor, workers, the process that made it
-_POOL_LOCK = Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A pool of at least ``workers`` threads, made again after a fork (a child process
-    has none of its parent's threads)."""
-    with _POOL_LOCK:
-        if _POOL[1] < workers or _POOL[2] != os.getpid():
-            if _POOL[0] is not None and _POOL[2] == os.getpid():
-                _POOL[0].shutdown(wait=False)
-            pool = ThreadPoolExecutor(workers, thread_name_prefix="spikeforge-lif")
-            _POOL[:] = [pool, workers, os.getpid()]
-        return _POOL[0]
-
-
-def run_lanes(kernel: Callable, n: int, block: int, lanes: int, args: tuple) -> None:
-    """``kernel(j0, j1, block, *args)`` over ``lanes`` contiguous runs of whole blocks of the
-    ``n`` neurons: lane 0 on this thread, the others on the pool (the kernels release the GIL)."""
-    if lanes <= 1:
-        kernel(0, n, block, *args)
-        return
-    blocks = -(-n // block)
-    ends = [min(n, (lane * blocks // lanes) * block) for lane in range(lanes + 1)]
-    pool = _pool(lanes - 1)
-    jobs = [pool.submit(kernel, ends[i], ends[i + 1], block, *args) for i in range(1, lanes)]
-    kernel(ends[0], ends[1], block, *args)
-    for job in jobs:
-        job.result()
-
-
-# Neurons below which one thread runs a whole sequence: with fewer, the pool's second lane
-# measured slower than one thread ([500, 8192]: 7.8 vs 6.4 ms forward), with 2^18 1.85x faster
-# (bench/README.md, "Kernel tuning").
-POOL_MIN_NEURONS = 1 << 16
+# -- threads ---------------------------------------------------------------------------------
 
 
 def _run(kernel: Callable, shape: tuple[int, int], args: tuple) -> None:
-    if shape[1] >= POOL_MIN_NEURONS and worth_threads(shape):
+    if worth_threads(shape):
         run_lanes(kernel, shape[1], *parallel_layout(shape), args)
     else:
         kernel(0, shape[1], SERIAL_BLOCK, *args)
@@ -432,22 +394,17 @@ def lif_backward(
     """Reverse-time BPTT of ``lif_forward`` (``op.py``): fills the gradient outputs
     that are not ``[0]``; ``gx`` with one row (and ``T > 1``) gets ∂L/∂X summed over time."""
     params = shared_scalars(alpha, beta, vrec, thr, graded)
-    kernel = backward_kernel(model, reset, delay)
     args = (gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, *params, consts, kind,
             gx, gi0, gu0, gs0, ga, gb, gv, gth, gg)  # fmt: skip
-    _run(kernel, useq.shape, args)
+    _run(backward_kernel(model, reset, delay), useq.shape, args)
 
 
 # -- one step by address (the single-step fast path, ``step_cpu``) ---------------------------
 
 
 def step_layout(n: int) -> tuple[int, int]:
-    """``(block, lanes)`` for one step of ``n`` neurons; ``lanes == 1`` runs on one thread.
-    One step runs on one thread below ``STEP_THREADS_MIN`` neurons: handing work to the
-    pool costs more than the old ``prange`` launch did."""
-    if n < STEP_THREADS_MIN or not worth_threads((1, n)):
-        return SERIAL_BLOCK, 1
-    return parallel_layout((1, n))
+    """``(block, lanes)`` for one step of ``n`` neurons; ``lanes == 1`` runs on one thread."""
+    return parallel_layout((1, n)) if worth_threads((1, n)) else (SERIAL_BLOCK, 1)
 
 
 @cache
