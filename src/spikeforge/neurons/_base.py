@@ -162,6 +162,13 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
         else:
             self.register_buffer(name, value)
 
+    def _register_rate(self, name: str, value: Any, learnable: bool) -> None:
+        """Register decay rate ``name``; a fixed one must lie in [0, 1]."""
+        tensor = as_float_tensor(name, value)
+        if not learnable:
+            check_unit_interval(name, tensor)
+        self._register_tensor(name, tensor, learnable)
+
     @property
     def reset_mechanism(self) -> str:
         return self._reset_mechanism
@@ -506,7 +513,4 @@ class LIF(SpikingNeuron):
 
     def __init__(self, beta: float | Tensor, *args: Any, learn_beta: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        beta_t = as_float_tensor("beta", beta)
-        if not learn_beta:
-            check_unit_interval("beta", beta_t)
-        self._register_tensor("beta", beta_t, learn_beta)
+        self._register_rate("beta", beta, learn_beta)
