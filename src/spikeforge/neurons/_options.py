@@ -20,7 +20,7 @@ from collections.abc import Callable
 from inspect import Parameter
 from typing import Any, TypeVar
 
-__all__ = ["snntorch_signature"]
+__all__ = ["pop_recurrence_options", "snntorch_signature"]
 
 Init = TypeVar("Init", bound=Callable[..., None])
 
@@ -43,6 +43,21 @@ OPTIONS: dict[str, tuple[str, Any]] = {
     "kernel_truncation_steps": ("int | None", None),
 }
 
+# A recurrent neuron's connection arguments (``RLeaky``, ``RSynaptic``): they follow its
+# decay rates, before the shared options.
+RECURRENT_ARGUMENTS: dict[str, tuple[str, Any]] = {
+    "V": ("float | Tensor", 1.0),
+    "all_to_all": ("bool", True),
+    "linear_features": ("int | None", None),
+    "conv2d_channels": ("int | None", None),
+    "kernel_size": ("int | tuple[int, int] | None", None),
+}
+
+
+def pop_recurrence_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Take the arguments of ``RecurrentMixin._init_recurrence`` out of ``options``."""
+    return {name: options.pop(name) for name in (*RECURRENT_ARGUMENTS, "learn_recurrent")}
+
 
 def option_names(
     rates: tuple[str, ...],
@@ -57,7 +72,8 @@ def option_names(
 
     ``rates``: decay rates with a ``learn_<rate>`` option; ``stateful``: it keeps hidden
     state (``init_hidden``, ``inhibition``, ``reset_mechanism``, ``reset_delay``);
-    ``recurrent``: ``learn_recurrent``; ``graded``: the graded-spike pair; ``delay``:
+    ``recurrent``: ``learn_recurrent`` (``snntorch_signature`` adds the connection's
+    ``RECURRENT_ARGUMENTS`` too); ``graded``: the graded-spike pair; ``delay``:
     ``reset_delay``; ``truncation``: ``kernel_truncation_steps``.
     """
     hidden = ["init_hidden", "inhibition"] if stateful else []
@@ -72,8 +88,8 @@ def option_names(
     return names
 
 
-def _option(name: str, defaults: dict[str, Any]) -> Parameter:
-    annotation, default = OPTIONS.get(name, ("bool", False))  # ``learn_<rate>``: off
+def _parameter(name: str, spec: tuple[str, Any], defaults: dict[str, Any]) -> Parameter:
+    annotation, default = spec
     default = defaults.get(name, default)
     return Parameter(name, Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
 
@@ -108,9 +124,12 @@ def snntorch_signature(
         unknown = set(defaults) - set(names)
         if unknown:
             raise TypeError(f"{init.__qualname__}: defaults for options it lacks: {unknown}")
-        options = [_option(name, defaults) for name in names]
+        # ``learn_<rate>`` options are bool flags, off by default.
+        options = [_parameter(n, OPTIONS.get(n, ("bool", False)), defaults) for n in names]
+        connection = RECURRENT_ARGUMENTS.items() if recurrent else ()
         signature = inspect.Signature(
             [p for p in own if p.kind is Parameter.POSITIONAL_OR_KEYWORD]
+            + [_parameter(name, spec, defaults) for name, spec in connection]
             + options
             + [p for p in own if p.kind is Parameter.KEYWORD_ONLY],
             return_annotation=inspect.signature(init).return_annotation,

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..ops.lif import RLEAKY, RLEAKY_DENSE
 from ._base import LIF
-from ._options import snntorch_signature
+from ._options import pop_recurrence_options, snntorch_signature
 from ._recurrent import RecurrentMixin
 
 __all__ = ["RLeaky", "RLeakyState"]
@@ -44,21 +44,10 @@ class RLeaky(RecurrentMixin, LIF):
     dense_recurrence = RLEAKY_DENSE
 
     @snntorch_signature("beta", recurrent=True, graded=False)
-    def __init__(
-        self,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        **options: Any,
-    ) -> None:
-        learn_recurrent = options.pop("learn_recurrent")
+    def __init__(self, beta: float | Tensor, **options: Any) -> None:
+        recurrence = pop_recurrence_options(options)
         super().__init__(beta, **options)
-        self._init_recurrence(
-            V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent
-        )
+        self._init_recurrence(**recurrence)
 
     def forward(self, input_: Tensor, spk: Tensor | None = None, mem: Tensor | None = None):
         return self._stateful_forward(input_, (spk, mem))

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..ops.lif import RSYNAPTIC, RSYNAPTIC_DENSE
 from ._base import LIF
-from ._options import snntorch_signature
+from ._options import pop_recurrence_options, snntorch_signature
 from ._recurrent import RecurrentMixin
 
 __all__ = ["RSynaptic", "RSynapticState"]
@@ -44,23 +44,11 @@ class RSynaptic(RecurrentMixin, LIF):
     dense_recurrence = RSYNAPTIC_DENSE
 
     @snntorch_signature("alpha", "beta", recurrent=True, graded=False)
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, **options: Any) -> None:
         learn_alpha = options.pop("learn_alpha")
-        learn_recurrent = options.pop("learn_recurrent")
+        recurrence = pop_recurrence_options(options)
         super().__init__(beta, **options)
-        self._init_recurrence(
-            V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent
-        )
+        self._init_recurrence(**recurrence)
         self._register_rate("alpha", alpha, learn_alpha)
 
     def forward(
