@@ -24,8 +24,8 @@ __all__ = ["pop_recurrence_options", "snntorch_signature"]
 
 Init = TypeVar("Init", bound=Callable[..., None])
 
-# Every shared option, in snnTorch's order: (annotation, default). ``learn_<rate>`` options
-# for the decay rates a neuron declares stand just before ``learn_threshold``.
+# Each shared option's (annotation, default) as snnTorch spells them; ``option_names`` gives
+# their order. A ``learn_<rate>`` option (a bool, off) is made for each decay rate declared.
 OPTIONS: dict[str, tuple[str, Any]] = {
     "threshold": ("float | Tensor", 1.0),
     "spike_grad": ("Any", None),
@@ -41,17 +41,17 @@ OPTIONS: dict[str, tuple[str, Any]] = {
     "learn_graded_spikes_factor": ("bool", False),
     "reset_delay": ("bool", True),
     "kernel_truncation_steps": ("int | None", None),
-}
-
-# A recurrent neuron's connection arguments (``RLeaky``, ``RSynaptic``): they follow its
-# decay rates, before the shared options.
-RECURRENT_ARGUMENTS: dict[str, tuple[str, Any]] = {
+    # A recurrent neuron's connection (``RECURRENT_ARGUMENTS``).
     "V": ("float | Tensor", 1.0),
     "all_to_all": ("bool", True),
     "linear_features": ("int | None", None),
     "conv2d_channels": ("int | None", None),
     "kernel_size": ("int | tuple[int, int] | None", None),
 }
+
+# A recurrent neuron's connection arguments (``RLeaky``, ``RSynaptic``): they follow its
+# decay rates, before the shared options.
+RECURRENT_ARGUMENTS = ("V", "all_to_all", "linear_features", "conv2d_channels", "kernel_size")
 
 
 def pop_recurrence_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -88,8 +88,8 @@ def option_names(
     return names
 
 
-def _parameter(name: str, spec: tuple[str, Any], defaults: dict[str, Any]) -> Parameter:
-    annotation, default = spec
+def _parameter(name: str, defaults: dict[str, Any]) -> Parameter:
+    annotation, default = OPTIONS.get(name, ("bool", False))  # ``learn_<rate>``: off
     default = defaults.get(name, default)
     return Parameter(name, Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
 
@@ -124,13 +124,10 @@ def snntorch_signature(
         unknown = set(defaults) - set(names)
         if unknown:
             raise TypeError(f"{init.__qualname__}: defaults for options it lacks: {unknown}")
-        # ``learn_<rate>`` options are bool flags, off by default.
-        options = [_parameter(n, OPTIONS.get(n, ("bool", False)), defaults) for n in names]
-        connection = RECURRENT_ARGUMENTS.items() if recurrent else ()
+        connection = RECURRENT_ARGUMENTS if recurrent else ()
         signature = inspect.Signature(
             [p for p in own if p.kind is Parameter.POSITIONAL_OR_KEYWORD]
-            + [_parameter(name, spec, defaults) for name, spec in connection]
-            + options
+            + [_parameter(name, defaults) for name in (*connection, *names)]
             + [p for p in own if p.kind is Parameter.KEYWORD_ONLY],
             return_annotation=inspect.signature(init).return_annotation,
         )
