@@ -39,18 +39,23 @@ STEP_MODES = ("single", "multi")
 SMALL_STEP_ELEMENTS = 1 << 15
 
 
-def as_float_tensor(name: str, value: Any) -> Tensor:
-    """``torch.as_tensor`` that insists on real numbers and returns a floating tensor."""
+def as_float_tensor(name: str, value: Any, owner: str = "", check_nan: bool = True) -> Tensor:
+    """``torch.as_tensor`` that insists on real numbers and returns a floating tensor.
+
+    ``owner`` prefixes the error messages (``"Owner: name must …"``); ``check_nan=False``
+    lets NaN through.
+    """
+    must = f"{owner}: {name} must" if owner else f"{name} must"
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number or a tensor, got bool")
+        raise TypeError(f"{must} be a number or a tensor, got bool")
     try:
         tensor = torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}") from err
+        raise TypeError(f"{must} be a number or a tensor, got {type(value).__name__}") from err
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.get_default_dtype())
-    if torch.isnan(tensor).any():
-        raise ValueError(f"{name} must not be NaN, got {value}")
+    if check_nan and torch.isnan(tensor).any():
+        raise ValueError(f"{must} not be NaN, got {value}")
     return tensor
 
 

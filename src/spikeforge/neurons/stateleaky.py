@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..ops.stateleaky import decay_filter, decay_rate
-from ._base import SpikingNeuron
+from ._base import SpikingNeuron, as_float_tensor
 from ._options import snntorch_signature
 
 __all__ = ["StateLeaky"]
@@ -36,12 +36,7 @@ def _beta_tensor(beta: Any, channels: int, learn_beta: bool) -> Tensor:
     """``beta`` as a floating tensor of shape ``[]``, ``[1]`` or ``[channels]``."""
     if isinstance(beta, bool) or beta is None:
         raise TypeError(f"beta must be a number or a tensor, got {beta!r}")
-    try:
-        beta_t = torch.as_tensor(beta)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"beta must be a number or a tensor, got {type(beta).__name__}") from err
-    if not beta_t.is_floating_point():
-        beta_t = beta_t.to(torch.get_default_dtype())
+    beta_t = as_float_tensor("beta", beta, check_nan=False)  # NaN: checked after the shape
     if beta_t.shape not in ((), (1,), (channels,)):
         raise ValueError(
             f"beta must have shape (), (1,) or (channels,) = ({channels},), "
