@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .schedule import SCHEDULES
 
@@ -153,34 +154,40 @@ def _field_problem(key: str, value: Any) -> str | None:
     return None
 
 
-def positive_int(text: str) -> int:
+Number = TypeVar("Number", int, float)
+
+
+def _parsed(
+    text: str,
+    convert: Callable[[str], Number],
+    accept: Callable[[Number], bool],
+    expected: str,
+    expected_value: str | None = None,
+) -> Number:
+    """``convert(text)``, or an ``ArgumentTypeError`` saying what was ``expected``
+    (``expected_value`` for a parsed value that ``accept`` rejects, if it words it otherwise)."""
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected_value or expected}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _parsed(text, int, lambda value: value > 0, "a positive integer")
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {value}")
-    return value
+    def finite_positive(value: float) -> bool:
+        return value > 0 and math.isfinite(value)
+
+    return _parsed(text, float, finite_positive, "a positive number", "a finite positive number")
 
 
 def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
-    return value
+    return _parsed(text, float, lambda value: 0 <= value <= 1, "a number in [0, 1]")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

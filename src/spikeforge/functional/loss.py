@@ -31,6 +31,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -131,6 +133,29 @@ class _PopulationLoss(LossFunctions):
     def _num_classes(self, record: Tensor) -> int:
         return self.num_classes if self.population_code else record.shape[-1]
 
+    def _spike_counts(self, record: Tensor) -> Tensor:
+        """Spikes over time per output ``[B, outputs]`` (per class group when pooled)."""
+        if self.population_code:
+            return population_counts(record, self.num_classes)
+        return record.sum(0)
+
+
+class _RateTargetLoss(_PopulationLoss):
+    """A loss against target firing: ``correct_rate`` at the label, ``incorrect_rate`` elsewhere."""
+
+    def __init__(
+        self,
+        correct_rate=1,
+        incorrect_rate=0,
+        population_code=False,
+        num_classes=False,
+        reduction="mean",
+        weight=None,
+    ):
+        super().__init__(population_code, num_classes, reduction, weight)
+        self.correct_rate = check_rate("correct_rate", correct_rate)
+        self.incorrect_rate = check_rate("incorrect_rate", incorrect_rate)
+
 
 class ce_rate_loss(_PopulationLoss):
     """Cross-entropy of the spikes at every step, averaged over time: ``(1/T)·Σ_t CE(s[t], y)``.
@@ -158,10 +183,7 @@ class ce_count_loss(_PopulationLoss):
 
     def _unreduced(self, record: Tensor, targets: Tensor) -> Tensor:
         labels = check_labels(targets, record.shape[1], self._num_classes(record))
-        if self.population_code:
-            counts = population_counts(record, self.num_classes)
-        else:
-            counts = record.sum(0)
+        counts = self._spike_counts(record)
         return self._nll(counts, labels)
 
 
@@ -176,21 +198,8 @@ class ce_max_membrane_loss(LossFunctions):
         return self._nll(record.max(0).values, labels)
 
 
-class mse_count_loss(_PopulationLoss):
+class mse_count_loss(_RateTargetLoss):
     """``MSE(Σ_t s, target)/T``; target counts ``int(T·rate)`` (times the group size if pooled)."""
-
-    def __init__(
-        self,
-        correct_rate=1,
-        incorrect_rate=0,
-        population_code=False,
-        num_classes=False,
-        reduction="mean",
-        weight=None,
-    ):
-        super().__init__(population_code, num_classes, reduction, weight)
-        self.correct_rate = check_rate("correct_rate", correct_rate)
-        self.incorrect_rate = check_rate("incorrect_rate", incorrect_rate)
 
     def _unreduced(self, record: Tensor, targets: Tensor) -> Tensor:
         steps, _, num_outputs = record.shape
@@ -199,35 +208,19 @@ class mse_count_loss(_PopulationLoss):
         group = num_outputs / num_classes if self.population_code else 1
         on = int(steps * self.correct_rate * group)
         off = int(steps * self.incorrect_rate * group)
-        if self.population_code:
-            counts = population_counts(record, self.num_classes)
-        else:
-            counts = record.sum(0)
+        counts = self._spike_counts(record)
         goal = torch.full_like(counts, float(off)).scatter(1, labels.unsqueeze(-1), float(on))
         loss = (counts - goal) ** 2
         w = self._class_weight(labels, loss, num_classes)
         return (loss if w is None else loss * w) / steps
 
 
-class mse_rate_loss(_PopulationLoss):
+class mse_rate_loss(_RateTargetLoss):
     """``MSE(Σ_t s / T, target_rate)``: each output's firing rate against ``correct_rate`` (the
     label) or ``incorrect_rate`` (the others). Not in snnTorch; the first seed calls it.
 
     With ``population_code`` the rate is a group's mean rate, ``count / (T·group_size)``.
     """
-
-    def __init__(
-        self,
-        correct_rate=1,
-        incorrect_rate=0,
-        population_code=False,
-        num_classes=False,
-        reduction="mean",
-        weight=None,
-    ):
-        super().__init__(population_code, num_classes, reduction, weight)
-        self.correct_rate = check_rate("correct_rate", correct_rate)
-        self.incorrect_rate = check_rate("incorrect_rate", incorrect_rate)
 
     def _unreduced(self, record: Tensor, targets: Tensor) -> Tensor:
         steps, _, num_outputs = record.shape
@@ -279,20 +272,29 @@ class mse_membrane_loss(LossFunctions):
 
 
 # ---------------------------------------------------------------------------- spike times
+def _keep_spike_times(ctx: Any, spk_rec: Tensor, times: Tensor) -> Tensor:
+    """Save the spike steps and the record's shape for ``backward``; returns ``times``."""
+    ctx.save_for_backward(times)
+    ctx.record_shape = spk_rec.shape
+    return times
+
+
+def _kept_spike_times(ctx: Any, grad_output: Tensor) -> tuple[Tensor, Tensor]:
+    """The saved spike steps and a zero gradient shaped like the record."""
+    (times,) = ctx.saved_tensors
+    return times, grad_output.new_zeros(ctx.record_shape)
+
+
 class FirstSpike(torch.autograd.Function):
     """``[T, B, N] -> [B, N]`` first-spike step; gradient ``−1`` at that step (sign estimator)."""
 
     @staticmethod
     def forward(ctx, spk_rec: Tensor, device=None) -> Tensor:
-        times = first_spike_times(spk_rec)
-        ctx.save_for_backward(times)
-        ctx.record_shape = spk_rec.shape
-        return times
+        return _keep_spike_times(ctx, spk_rec, first_spike_times(spk_rec))
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        (times,) = ctx.saved_tensors
-        grad = grad_output.new_zeros(ctx.record_shape)
+        times, grad = _kept_spike_times(ctx, grad_output)
         grad.scatter_(0, times.long().unsqueeze(0), -grad_output.unsqueeze(0))
         return grad, None
 
@@ -311,15 +313,11 @@ class MultiSpike(torch.autograd.Function):
             # remove only that neuron's own spike, so its next spike is found next
             remaining.scatter_(0, index, 0.0)
             found.append(times)
-        times = torch.stack(found)
-        ctx.save_for_backward(times)
-        ctx.record_shape = spk_rec.shape
-        return times
+        return _keep_spike_times(ctx, spk_rec, torch.stack(found))
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        (times,) = ctx.saved_tensors
-        grad = grad_output.new_zeros(ctx.record_shape)
+        times, grad = _kept_spike_times(ctx, grad_output)
         grad.scatter_add_(0, times.long(), -grad_output)
         return grad, None, None
 

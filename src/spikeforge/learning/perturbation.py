@@ -54,6 +54,16 @@ def _check_positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be > 0, got {value}")
 
 
+def _seeded_generator(seed: int | None) -> torch.Generator:
+    """A CPU generator seeded with ``seed``, or from fresh entropy when it is None."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
 def _scalar_loss(closure: Closure, name: str) -> Tensor:
     loss = closure()
     if not isinstance(loss, Tensor):
@@ -86,11 +96,7 @@ class WeightPerturbation(torch.optim.Optimizer):
             raise ValueError(f"rule must be 'estimate' or 'greedy', got {rule!r}")
         super().__init__(params, {"lr": lr, "sigma": sigma})
         self.rule = rule
-        self.generator = torch.Generator()
-        if seed is None:
-            self.generator.seed()
-        else:
-            self.generator.manual_seed(seed)
+        self.generator = _seeded_generator(seed)
 
     def _draw(self, p: Tensor, sigma: float) -> Tensor:
         noise = torch.randn(p.shape, generator=self.generator, dtype=p.dtype)
@@ -144,11 +150,7 @@ class NodePerturbation:
         self.layers = list(layers)
         self.lr = lr
         self.sigma = sigma
-        self.generator = torch.Generator()
-        if seed is None:
-            self.generator.seed()
-        else:
-            self.generator.manual_seed(seed)
+        self.generator = _seeded_generator(seed)
         self._records: dict[int, list[tuple[Tensor, Tensor]]] = {}
 
     def _hook(self, index: int):

@@ -39,18 +39,23 @@ STEP_MODES = ("single", "multi")
 SMALL_STEP_ELEMENTS = 1 << 15
 
 
-def as_float_tensor(name: str, value: Any) -> Tensor:
-    """``torch.as_tensor`` that insists on real numbers and returns a floating tensor."""
+def as_float_tensor(name: str, value: Any, owner: str = "", check_nan: bool = True) -> Tensor:
+    """``torch.as_tensor`` that insists on real numbers and returns a floating tensor.
+
+    ``owner`` prefixes the error messages (``"Owner: name must …"``); ``check_nan=False``
+    lets NaN through.
+    """
+    must = f"{owner}: {name} must" if owner else f"{name} must"
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number or a tensor, got bool")
+        raise TypeError(f"{must} be a number or a tensor, got bool")
     try:
         tensor = torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}") from err
+        raise TypeError(f"{must} be a number or a tensor, got {type(value).__name__}") from err
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.get_default_dtype())
-    if torch.isnan(tensor).any():
-        raise ValueError(f"{name} must not be NaN, got {value}")
+    if check_nan and torch.isnan(tensor).any():
+        raise ValueError(f"{must} not be NaN, got {value}")
     return tensor
 
 
@@ -161,6 +166,13 @@ class SpikingNeuron(nn.Module, SnnTorchMethods):
             setattr(self, name, nn.Parameter(value))
         else:
             self.register_buffer(name, value)
+
+    def _register_rate(self, name: str, value: Any, learnable: bool) -> None:
+        """Register decay rate ``name``; a fixed one must lie in [0, 1]."""
+        tensor = as_float_tensor(name, value)
+        if not learnable:
+            check_unit_interval(name, tensor)
+        self._register_tensor(name, tensor, learnable)
 
     @property
     def reset_mechanism(self) -> str:
@@ -506,7 +518,4 @@ class LIF(SpikingNeuron):
 
     def __init__(self, beta: float | Tensor, *args: Any, learn_beta: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        beta_t = as_float_tensor("beta", beta)
-        if not learn_beta:
-            check_unit_interval("beta", beta_t)
-        self._register_tensor("beta", beta_t, learn_beta)
+        self._register_rate("beta", beta, learn_beta)

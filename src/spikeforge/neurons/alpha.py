@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from ..ops.alpha import ALPHA
-from ._base import LIF, as_float_tensor, check_unit_interval
+from ._base import LIF
+from ._options import snntorch_signature
 
 __all__ = ["Alpha", "AlphaState"]
 
@@ -43,39 +44,11 @@ class Alpha(LIF):
     State = AlphaState
     recurrence = ALPHA
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        reset_mechanism: str = "zero",
-        state_quant: Any = False,
-        output: bool = False,
-    ) -> None:
-        super().__init__(
-            beta,
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-        )
-        alpha_t = as_float_tensor("alpha", alpha)
-        if not learn_alpha:
-            check_unit_interval("alpha", alpha_t)
-        self._register_tensor("alpha", alpha_t, learn_alpha)
+    @snntorch_signature("alpha", "beta", graded=False, delay=False, reset_mechanism="zero")
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, **options: Any) -> None:
+        learn_alpha = options.pop("learn_alpha")
+        super().__init__(beta, **options)
+        self._register_rate("alpha", alpha, learn_alpha)
         self._check_alpha_above_beta()
 
     def _check_alpha_above_beta(self) -> None:

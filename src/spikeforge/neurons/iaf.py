@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
 
+from ._options import snntorch_signature
 from .leaky import Leaky
 
 __all__ = ["IAF"]
@@ -31,33 +31,6 @@ class IAF(Leaky):
         [0.0, 0.0, 1.0, 0.0]
     """
 
-    def __init__(
-        self,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_threshold: bool = False,
-        reset_mechanism: str = "subtract",
-        state_quant: Any = False,
-        output: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        reset_delay: bool = True,
-    ) -> None:
-        super().__init__(
-            beta=torch.tensor(1.0),
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor,
-            reset_delay=reset_delay,
-        )
+    @snntorch_signature()
+    def __init__(self, **options: Any) -> None:
+        super().__init__(beta=torch.tensor(1.0), **options)

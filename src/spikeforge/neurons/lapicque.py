@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..ops.lif import LAPICQUE
 from ._base import SpikingNeuron, as_float_tensor
+from ._options import snntorch_signature
 
 __all__ = ["Lapicque", "LapicqueState"]
 
@@ -65,34 +66,17 @@ class Lapicque(SpikingNeuron):
     recurrence = LAPICQUE
     dtype_checked_params = (*SpikingNeuron.dtype_checked_params, "R", "C", "time_step")
 
+    @snntorch_signature("beta", graded=False, delay=False)
     def __init__(
         self,
         beta: float | Tensor | bool = False,
         R: float | Tensor | bool = False,
         C: float | Tensor | bool = False,
         time_step: float | Tensor = 1,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        reset_mechanism: str = "subtract",
-        state_quant: Any = False,
-        output: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-        )
+        learn_beta = options.pop("learn_beta")
+        super().__init__(**options)
         dt = _positive("time_step", time_step)
         self.register_buffer("time_step", dt)
         self._derived = self._resolve_circuit(beta, R, C, dt, learn_beta)

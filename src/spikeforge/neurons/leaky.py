@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ..ops.lif import LEAKY
 from ._base import LIF
+from ._options import snntorch_signature
 
 __all__ = ["Leaky", "LeakyState"]
 
@@ -38,44 +39,16 @@ class Leaky(LIF):
     State = LeakyState
     recurrence = LEAKY
 
+    @snntorch_signature("beta")
     def __init__(
         self,
         beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        reset_mechanism: str = "subtract",
-        state_quant: Any = False,
-        output: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        reset_delay: bool = True,
         *,
         step_mode: str = "single",
         backend: str = "auto",
+        **options: Any,
     ) -> None:
-        super().__init__(
-            beta,
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor,
-            reset_delay=reset_delay,
-            step_mode=step_mode,
-            backend=backend,
-        )
+        super().__init__(beta, step_mode=step_mode, backend=backend, **options)
 
     def forward(self, input_: Tensor, mem: Tensor | None = None):
         return self._stateful_forward(input_, (mem,))

@@ -18,19 +18,13 @@ import torch
 from torch import Tensor, nn
 
 from .. import surrogate as _surrogate
+from ._base import as_float_tensor
 
 __all__ = ["LeakyParallel"]
 
 
 def _scalar_tensor(name: str, value: Any) -> Tensor:
-    if isinstance(value, bool):
-        raise TypeError(f"LeakyParallel: {name} must be a number or a tensor, got bool")
-    try:
-        tensor = torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError) as err:
-        kind = type(value).__name__
-        raise TypeError(f"LeakyParallel: {name} must be a number or a tensor, got {kind}") from err
-    return tensor if tensor.is_floating_point() else tensor.to(torch.get_default_dtype())
+    return as_float_tensor(name, value, owner="LeakyParallel", check_nan=False)
 
 
 class LeakyParallel(nn.Module):

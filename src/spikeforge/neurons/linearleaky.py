@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ._options import snntorch_signature
 from .stateleaky import StateLeaky, _check_positive_int
 
 __all__ = ["LinearLeaky"]
@@ -25,6 +26,7 @@ class LinearLeaky(StateLeaky):
     ``StateLeaky(beta, channels=out_features)(linear(x))``.
     """
 
+    @snntorch_signature("beta", stateful=False, truncation=True, output=True)
     def __init__(
         self,
         beta: float | Tensor,
@@ -33,31 +35,9 @@ class LinearLeaky(StateLeaky):
         bias: bool = True,
         device: Any = None,
         dtype: torch.dtype | None = None,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        state_quant: Any = False,
-        output: bool = True,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        kernel_truncation_steps: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            beta=beta,
-            channels=_check_positive_int("out_features", out_features),
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            state_quant=state_quant,
-            output=output,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor,
-            kernel_truncation_steps=kernel_truncation_steps,
-        )
+        super().__init__(beta, _check_positive_int("out_features", out_features), **options)
         self.linear = nn.Linear(
             _check_positive_int("in_features", in_features),
             out_features,

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from ..ops.refractory.reference import refractory_step
-from ._base import SpikingNeuron, as_float_tensor, check_unit_interval
+from ._base import SpikingNeuron, as_float_tensor
 
 __all__ = ["GradedRefractory", "GradedRefractoryState"]
 
@@ -58,10 +58,7 @@ class GradedRefractory(SpikingNeuron):
             learn_threshold=learn_threshold,
             output=output,
         )
-        decay = as_float_tensor("decay_multiplier", decay_multiplier)
-        if not learn_decay:
-            check_unit_interval("decay_multiplier", decay)
-        self._register_tensor("decay_multiplier", decay, learn_decay)
+        self._register_rate("decay_multiplier", decay_multiplier, learn_decay)
         penalty = as_float_tensor("penalty_threshold", penalty_threshold)
         if (penalty < 0).any():
             raise ValueError(f"penalty_threshold must be >= 0, got {penalty.tolist()}")

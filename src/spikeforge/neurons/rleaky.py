@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ..ops.lif import RLEAKY, RLEAKY_DENSE
 from ._base import LIF
+from ._options import pop_recurrence_options, snntorch_signature
 from ._recurrent import RecurrentMixin
 
 __all__ = ["RLeaky", "RLeakyState"]
@@ -42,44 +43,11 @@ class RLeaky(RecurrentMixin, LIF):
     recurrence = RLEAKY  # one-to-one V·S
     dense_recurrence = RLEAKY_DENSE
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        learn_recurrent: bool = True,
-        reset_mechanism: str = "subtract",
-        state_quant: Any = False,
-        output: bool = False,
-        reset_delay: bool = True,
-    ) -> None:
-        super().__init__(
-            beta,
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-            reset_delay=reset_delay,
-        )
-        self._init_recurrence(
-            V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent
-        )
+    @snntorch_signature("beta", recurrent=True, graded=False)
+    def __init__(self, beta: float | Tensor, **options: Any) -> None:
+        recurrence = pop_recurrence_options(options)
+        super().__init__(beta, **options)
+        self._init_recurrence(**recurrence)
 
     def forward(self, input_: Tensor, spk: Tensor | None = None, mem: Tensor | None = None):
         return self._stateful_forward(input_, (spk, mem))

@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from ..ops.lif import RSYNAPTIC, RSYNAPTIC_DENSE
-from ._base import LIF, as_float_tensor, check_unit_interval
+from ._base import LIF
+from ._options import pop_recurrence_options, snntorch_signature
 from ._recurrent import RecurrentMixin
 
 __all__ = ["RSynaptic", "RSynapticState"]
@@ -42,50 +43,13 @@ class RSynaptic(RecurrentMixin, LIF):
     recurrence = RSYNAPTIC  # one-to-one V·S
     dense_recurrence = RSYNAPTIC_DENSE
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        learn_recurrent: bool = True,
-        reset_mechanism: str = "subtract",
-        state_quant: Any = False,
-        output: bool = False,
-        reset_delay: bool = True,
-    ) -> None:
-        super().__init__(
-            beta,
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-            reset_delay=reset_delay,
-        )
-        self._init_recurrence(
-            V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent
-        )
-        alpha_t = as_float_tensor("alpha", alpha)
-        if not learn_alpha:
-            check_unit_interval("alpha", alpha_t)
-        self._register_tensor("alpha", alpha_t, learn_alpha)
+    @snntorch_signature("alpha", "beta", recurrent=True, graded=False)
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, **options: Any) -> None:
+        learn_alpha = options.pop("learn_alpha")
+        recurrence = pop_recurrence_options(options)
+        super().__init__(beta, **options)
+        self._init_recurrence(**recurrence)
+        self._register_rate("alpha", alpha, learn_alpha)
 
     def forward(
         self,

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from ..ops.sconv2dlstm.reference import sconv2dlstm_step
 from ._base import SpikingNeuron
+from ._options import snntorch_signature
 from ._recurrent import _positive_int, odd_kernel_pair
 
 __all__ = ["SConv2dLSTM", "SConv2dLSTMState"]
@@ -43,6 +44,7 @@ class SConv2dLSTM(SpikingNeuron):
     state_names = ("syn", "mem")
     State = SConv2dLSTMState
 
+    @snntorch_signature(graded=False, delay=False, reset_mechanism="none")
     def __init__(
         self,
         in_channels: int,
@@ -51,27 +53,9 @@ class SConv2dLSTM(SpikingNeuron):
         bias: bool = True,
         max_pool: int | tuple[int, int] = 0,
         avg_pool: int | tuple[int, int] = 0,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_threshold: bool = False,
-        reset_mechanism: str = "none",
-        state_quant: Any = False,
-        output: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-        )
+        super().__init__(**options)
         self.in_channels = _positive_int("SConv2dLSTM", "in_channels", in_channels)
         self.out_channels = _positive_int("SConv2dLSTM", "out_channels", out_channels)
         kh, kw = odd_kernel_pair("SConv2dLSTM", kernel_size)

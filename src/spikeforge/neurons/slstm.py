@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ..ops.slstm.reference import slstm_step
 from ._base import SpikingNeuron
+from ._options import snntorch_signature
 from ._recurrent import _positive_int
 
 __all__ = ["SLSTM", "SLSTMState"]
@@ -40,32 +41,11 @@ class SLSTM(SpikingNeuron):
     state_names = ("syn", "mem")
     State = SLSTMState
 
+    @snntorch_signature(graded=False, delay=False, reset_mechanism="none")
     def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_threshold: bool = False,
-        reset_mechanism: str = "none",
-        state_quant: Any = False,
-        output: bool = False,
+        self, input_size: int, hidden_size: int, bias: bool = True, **options: Any
     ) -> None:
-        super().__init__(
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-        )
+        super().__init__(**options)
         self.input_size = _positive_int("SLSTM", "input_size", input_size)
         self.hidden_size = _positive_int("SLSTM", "hidden_size", hidden_size)
         if not isinstance(bias, bool):

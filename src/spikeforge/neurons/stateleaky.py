@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from ..ops.stateleaky import decay_filter, decay_rate
-from ._base import SpikingNeuron
+from ._base import SpikingNeuron, as_float_tensor
+from ._options import snntorch_signature
 
 __all__ = ["StateLeaky"]
 
@@ -35,12 +36,7 @@ def _beta_tensor(beta: Any, channels: int, learn_beta: bool) -> Tensor:
     """``beta`` as a floating tensor of shape ``[]``, ``[1]`` or ``[channels]``."""
     if isinstance(beta, bool) or beta is None:
         raise TypeError(f"beta must be a number or a tensor, got {beta!r}")
-    try:
-        beta_t = torch.as_tensor(beta)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"beta must be a number or a tensor, got {type(beta).__name__}") from err
-    if not beta_t.is_floating_point():
-        beta_t = beta_t.to(torch.get_default_dtype())
+    beta_t = as_float_tensor("beta", beta, check_nan=False)  # NaN: checked after the shape
     if beta_t.shape not in ((), (1,), (channels,)):
         raise ValueError(
             f"beta must have shape (), (1,) or (channels,) = ({channels},), "
@@ -74,41 +70,21 @@ class StateLeaky(SpikingNeuron):
         [1.0, 1.6065, 1.9744]
     """
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        channels: int,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        state_quant: Any = False,
-        output: bool = True,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        kernel_truncation_steps: int | None = None,
-    ) -> None:
-        super().__init__(
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            learn_threshold=learn_threshold,
-            state_quant=state_quant,
-            output=output,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor,
-        )
+    @snntorch_signature("beta", stateful=False, truncation=True, output=True)
+    def __init__(self, beta: float | Tensor, channels: int, **options: Any) -> None:
+        learn_beta = options.pop("learn_beta")
+        kernel_truncation_steps = options.pop("kernel_truncation_steps")
+        super().__init__(**options)
         self.channels = _check_positive_int("channels", channels)
         if kernel_truncation_steps is not None:
             _check_positive_int("kernel_truncation_steps", kernel_truncation_steps)
         self.kernel_truncation_steps = kernel_truncation_steps
-        if not output and (
-            spike_grad is not None
-            or surrogate_disable
-            or learn_threshold
-            or learn_graded_spikes_factor
-            or bool((torch.as_tensor(graded_spikes_factor) != 1.0).any())
+        if not options["output"] and (
+            options["spike_grad"] is not None
+            or options["surrogate_disable"]
+            or options["learn_threshold"]
+            or options["learn_graded_spikes_factor"]
+            or bool((torch.as_tensor(options["graded_spikes_factor"]) != 1.0).any())
         ):
             warnings.warn(
                 f"{type(self).__name__}: spike settings are unused when output=False "

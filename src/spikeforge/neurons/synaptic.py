@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from ..ops.lif import SYNAPTIC
-from ._base import LIF, as_float_tensor, check_unit_interval
+from ._base import LIF
+from ._options import snntorch_signature
 
 __all__ = ["Synaptic", "SynapticState"]
 
@@ -40,46 +41,19 @@ class Synaptic(LIF):
     State = SynapticState
     recurrence = SYNAPTIC
 
+    @snntorch_signature("alpha", "beta", graded=False)
     def __init__(
         self,
         alpha: float | Tensor,
         beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        spike_grad: Any = None,
-        surrogate_disable: bool = False,
-        init_hidden: bool = False,
-        inhibition: bool = False,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        reset_mechanism: str = "subtract",
-        state_quant: Any = False,
-        output: bool = False,
-        reset_delay: bool = True,
         *,
         step_mode: str = "single",
         backend: str = "auto",
+        **options: Any,
     ) -> None:
-        super().__init__(
-            beta,
-            threshold=threshold,
-            spike_grad=spike_grad,
-            surrogate_disable=surrogate_disable,
-            init_hidden=init_hidden,
-            inhibition=inhibition,
-            learn_beta=learn_beta,
-            learn_threshold=learn_threshold,
-            reset_mechanism=reset_mechanism,
-            state_quant=state_quant,
-            output=output,
-            reset_delay=reset_delay,
-            step_mode=step_mode,
-            backend=backend,
-        )
-        alpha_t = as_float_tensor("alpha", alpha)
-        if not learn_alpha:
-            check_unit_interval("alpha", alpha_t)
-        self._register_tensor("alpha", alpha_t, learn_alpha)
+        learn_alpha = options.pop("learn_alpha")
+        super().__init__(beta, step_mode=step_mode, backend=backend, **options)
+        self._register_rate("alpha", alpha, learn_alpha)
 
     def forward(self, input_: Tensor, syn: Tensor | None = None, mem: Tensor | None = None):
         return self._stateful_forward(input_, (syn, mem))
