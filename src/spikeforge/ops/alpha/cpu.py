@@ -79,7 +79,7 @@ def _forward_block(
         useq[0, j0 : j0 + n] = u
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # no zero checks (see ops/lif/cpu.py)
 def _forward_range(j0, j1, size, x, e0, i0, u0, alpha, beta, tau, thr, graded, consts, reset,
                    store_mem, store_syn, spk, eseq, iseq,
                    useq):  # fmt: skip  # pragma: no cover - compiled
@@ -218,7 +218,7 @@ def _backward_block(
         gg[j0 : j0 + n] = acc_g
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _backward_range(j0, j1, size, gs, ge, gi, gu, eseq, iseq, useq, e0, i0, u0, alpha, beta,
                     tau, thr, graded, consts, kind, reset, gx, ge0, gi0, ga, gb, gtau, gth,
                     gg):  # fmt: skip  # pragma: no cover - compiled
