@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 from ..codes import SURROGATE_IDS, surrogate_constants
-from ..common.numba_lanes import run_lanes
-from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
+from ..common.numba_lanes import run_range
+from ..common.numba_layout import row
 from ..common.numba_rows import block_param, pick, shared_scalars, surrogate_row
 
 FORWARD_ROWS = 8  # work rows of a forward block: e, i, u, alpha, beta, tau, thr, graded
@@ -91,18 +91,11 @@ def _forward_range(j0, j1, size, x, e0, i0, u0, alpha, beta, tau, thr, graded, c
                        reset, store_mem, store_syn, spk, eseq, iseq, useq)  # fmt: skip
 
 
-def _run(kernel, shape: tuple[int, int], args: tuple) -> None:
-    if worth_threads(shape):
-        run_lanes(kernel, shape[1], *parallel_layout(shape), args)
-    else:
-        kernel(0, shape[1], SERIAL_BLOCK, *args)
-
-
 def alpha_forward(*args) -> None:
     """(x [Tx, N], e0, i0, u0 [N], alpha, beta, tau, thr, graded [1|N], consts, reset,
     store_mem, store_syn, spk [T, N], eseq, iseq [T|1, N], useq [T|1, N])."""
     args = (*args[:4], *shared_scalars(*args[4:9]), *args[9:])
-    _run(_forward_range, args[13].shape, args)
+    run_range(_forward_range, args[13].shape, args)
 
 
 @njit(cache=True, inline="always")
@@ -234,4 +227,4 @@ def alpha_backward(*args) -> None:
     """Reverse-time BPTT of ``alpha_forward`` (argument order of ``_backward_block`` after
     its block, size and work buffer)."""
     args = (*args[:10], *shared_scalars(*args[10:15]), *args[15:])
-    _run(_backward_range, args[6].shape, args)
+    run_range(_backward_range, args[6].shape, args)

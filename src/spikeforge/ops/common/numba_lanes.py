@@ -18,7 +18,9 @@ from numba import types as numba_types
 from numba._dispatcher import compute_fingerprint
 from numba.core.types.function_type import WrapperAddressProtocol
 
-__all__ = ["lane_ends", "run_lanes"]
+from .numba_layout import SERIAL_BLOCK, parallel_layout, worth_threads
+
+__all__ = ["lane_ends", "run_lanes", "run_range"]
 
 
 class _Address(WrapperAddressProtocol):
@@ -74,3 +76,12 @@ def run_lanes(kernel: Callable, n: int, block: int, lanes: int, args: tuple) -> 
         kernel(0, n, block, *args)
         return
     _lanes(_address(kernel, args), lane_ends(n, block, lanes), block, args)
+
+
+def run_range(kernel: Callable, shape: tuple[int, int], args: tuple) -> None:
+    """A ``(T, N)`` problem: lanes on numba's threads when it is large enough for them
+    (``numba_layout.worth_threads``), else one call over all ``N`` neurons."""
+    if worth_threads(shape):
+        run_lanes(kernel, shape[1], *parallel_layout(shape), args)
+    else:
+        kernel(0, shape[1], SERIAL_BLOCK, *args)

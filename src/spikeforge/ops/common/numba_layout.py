@@ -1,8 +1,8 @@
 """How the numba kernels split neurons into blocks and threads (shared by every neuron).
 
 A kernel walks time per block of neurons, keeping the block's state in rows of a small
-work buffer; parallel kernels give each thread (lane) one work buffer and a contiguous
-run of blocks; serial kernels use one buffer of ``SERIAL_BLOCK`` rows for every block.
+work buffer; a range kernel uses one buffer for all of its blocks, and on numba's threads
+each lane (``numba_lanes.py``) takes a contiguous run of blocks.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def row(work, i, size, n):  # pragma: no cover - compiled
 
 
 def worth_threads(shape: tuple[int, int]) -> bool:
-    """Whether ``shape = (T, N)`` is large enough for the thread pool (waking it costs
+    """Whether ``shape = (T, N)`` is large enough for threads (waking them costs
     more than small problems take)."""
     T, N = shape
     return N > BLOCK and T * N >= PARALLEL_MIN_ELEMENTS

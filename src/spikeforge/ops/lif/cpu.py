@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from ..codes import SURROGATE_IDS, surrogate_constants
-from ..common.numba_lanes import run_lanes
+from ..common.numba_lanes import run_lanes, run_range
 from ..common.numba_layout import SERIAL_BLOCK, parallel_layout, row, worth_threads
 from ..common.numba_rows import array_at, block_param, pick, shared_scalars, surrogate_row
 from .flags import KEEP, REC, SYN
@@ -52,13 +52,6 @@ def _bits(model: int) -> tuple[bool, bool, bool]:
 
 
 # -- threads ---------------------------------------------------------------------------------
-
-
-def _run(kernel: Callable, shape: tuple[int, int], args: tuple) -> None:
-    if worth_threads(shape):
-        run_lanes(kernel, shape[1], *parallel_layout(shape), args)
-    else:
-        kernel(0, shape[1], SERIAL_BLOCK, *args)
 
 
 def _jit(kernel: Callable) -> Callable:
@@ -174,30 +167,16 @@ def forward_kernel(model: int, reset: int, delay: bool) -> Callable:
 
 
 def lif_forward(
-    x: np.ndarray,
-    i0: np.ndarray,
-    u0: np.ndarray,
-    s0: np.ndarray,
-    alpha: np.ndarray,
-    beta: np.ndarray,
-    vrec: np.ndarray,
-    thr: np.ndarray,
-    graded: np.ndarray,
-    consts: np.ndarray,
-    model: int,
-    reset: int,
-    delay: bool,
-    store: bool,
-    spk: np.ndarray,
-    iseq: np.ndarray,
-    useq: np.ndarray,
-    vpre: np.ndarray,
-) -> None:
+    x: np.ndarray, i0: np.ndarray, u0: np.ndarray, s0: np.ndarray, alpha: np.ndarray,
+    beta: np.ndarray, vrec: np.ndarray, thr: np.ndarray, graded: np.ndarray, consts: np.ndarray,
+    model: int, reset: int, delay: bool, store: bool, spk: np.ndarray, iseq: np.ndarray,
+    useq: np.ndarray, vpre: np.ndarray
+) -> None:  # fmt: skip
     """All T steps (shapes in ``op.py``): fills ``spk``, ``iseq``, ``useq``, ``vpre``;
     ``consts`` starts with 0 and 1 in the kernel dtype (``codes.surrogate_constants``)."""
     params = shared_scalars(alpha, beta, vrec, thr, graded)
     args = (x, i0, u0, s0, *params, consts, bool(store), spk, iseq, useq, vpre)
-    _run(forward_kernel(model, reset, delay), spk.shape, args)
+    run_range(forward_kernel(model, reset, delay), spk.shape, args)
 
 
 # -- backward ----------------------------------------------------------------------------------
@@ -377,42 +356,19 @@ def backward_kernel(model: int, reset: int, delay: bool) -> Callable:
 
 
 def lif_backward(
-    gs: np.ndarray,
-    gi: np.ndarray,
-    gu: np.ndarray,
-    spk: np.ndarray,
-    iseq: np.ndarray,
-    useq: np.ndarray,
-    vpre: np.ndarray,
-    i0: np.ndarray,
-    u0: np.ndarray,
-    s0: np.ndarray,
-    alpha: np.ndarray,
-    beta: np.ndarray,
-    vrec: np.ndarray,
-    thr: np.ndarray,
-    graded: np.ndarray,
-    consts: np.ndarray,
-    kind: int,
-    model: int,
-    reset: int,
-    delay: bool,
-    gx: np.ndarray,
-    gi0: np.ndarray,
-    gu0: np.ndarray,
-    gs0: np.ndarray,
-    ga: np.ndarray,
-    gb: np.ndarray,
-    gv: np.ndarray,
-    gth: np.ndarray,
-    gg: np.ndarray,
-) -> None:
+    gs: np.ndarray, gi: np.ndarray, gu: np.ndarray, spk: np.ndarray, iseq: np.ndarray,
+    useq: np.ndarray, vpre: np.ndarray, i0: np.ndarray, u0: np.ndarray, s0: np.ndarray,
+    alpha: np.ndarray, beta: np.ndarray, vrec: np.ndarray, thr: np.ndarray, graded: np.ndarray,
+    consts: np.ndarray, kind: int, model: int, reset: int, delay: bool, gx: np.ndarray,
+    gi0: np.ndarray, gu0: np.ndarray, gs0: np.ndarray, ga: np.ndarray, gb: np.ndarray,
+    gv: np.ndarray, gth: np.ndarray, gg: np.ndarray
+) -> None:  # fmt: skip
     """Reverse-time BPTT of ``lif_forward`` (``op.py``): fills the gradient outputs
     that are not ``[0]``; ``gx`` with one row (and ``T > 1``) gets ∂L/∂X summed over time."""
     params = shared_scalars(alpha, beta, vrec, thr, graded)
     args = (gs, gi, gu, spk, iseq, useq, vpre, i0, u0, s0, *params, consts, kind,
             gx, gi0, gu0, gs0, ga, gb, gv, gth, gg)  # fmt: skip
-    _run(backward_kernel(model, reset, delay), useq.shape, args)
+    run_range(backward_kernel(model, reset, delay), useq.shape, args)
 
 
 # -- one step by address (the single-step fast path, ``step_cpu``) ---------------------------
