@@ -13,6 +13,7 @@ import spikeforge as snn
 from spikeforge import surrogate as sg
 from spikeforge.ops.alpha.op import alpha_scan_fused, alpha_step_fused
 from spikeforge.ops.alpha.reference import alpha_scan, alpha_step
+from spikeforge.ops.common.numba_layout import worth_threads
 from spikeforge.ops.config import NeuronConfig
 
 BACKENDS = ["cpu", "torch"]
@@ -348,10 +349,9 @@ def test_compiled_multistep_alpha_equals_eager():
 @pytest.mark.parametrize("seed", range(4))
 def test_parallel_path_and_longer_runs(backend, reset, seed):
     """Large enough for the multi-threaded numba kernels, several seeds."""
-    from spikeforge.ops.alpha import cpu
 
     shape = (6, 2, 6_000)
-    assert cpu.worth_threads((shape[0], shape[1] * shape[2]))
+    assert worth_threads((shape[0], shape[1] * shape[2]))
     cfg = NeuronConfig(sg.ATan(), reset)
     check(backend, shape, cfg, False, torch.float32, seed=seed)
     check(backend, (40, 3, 7), cfg, True, torch.float64, seed=seed)
@@ -360,10 +360,9 @@ def test_parallel_path_and_longer_runs(backend, reset, seed):
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
 def test_cpu_parallel_path(reset):
     """Large enough for the multi-threaded numba kernels."""
-    from spikeforge.ops.alpha import cpu
 
     shape = (3, 2, 12_000)
-    assert cpu.worth_threads((shape[0], shape[1] * shape[2]))
+    assert worth_threads((shape[0], shape[1] * shape[2]))
     check("cpu", shape, NeuronConfig(sg.ATan(), reset), False, torch.float32)
 
 
